@@ -1,0 +1,48 @@
+import pino, { type Logger } from 'pino';
+
+/**
+ * Paths that may hold a credential anywhere in a log line. Redaction is configured here, once,
+ * so a module that logs a request or an error cannot leak a cookie or token by accident.
+ */
+const REDACTED = [
+  'cookie',
+  'authorization',
+  'secret',
+  'client_secret',
+  'code',
+  'state',
+  'idToken',
+  'accessToken',
+  'refreshToken',
+  'id_token',
+  'access_token',
+  'refresh_token',
+  'token',
+  '*.cookie',
+  '*.authorization',
+  '*.secret',
+  '*.client_secret',
+  '*.code',
+  '*.idToken',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.id_token',
+  '*.access_token',
+  '*.refresh_token',
+  '*.token',
+  'headers["set-cookie"]',
+  '*.headers.cookie',
+  '*.headers.authorization',
+  '*.headers["set-cookie"]',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
+    level,
+    base: { service: 'gatehouse' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACTED, censor: '[redacted]' },
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}

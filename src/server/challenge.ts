@@ -1,0 +1,122 @@
+/**
+ * Turns every outcome of the gate other than an allow into the answer a flavour understands:
+ * a login redirect, a 401 for API clients and nginx, a 403 page, a 503 that keeps the cookie.
+ * @module
+ */
+import type { Logger } from 'pino';
+import { GatehouseError } from '../errors.ts';
+import type { Flavour } from '../forward/adapters.ts';
+import type { Allow, Decision } from '../gate/decision.ts';
+import type { OriginalRequest } from '../gate/original-request.ts';
+import { isSafeMethod } from '../gate/request-kind.ts';
+import { parseCookies } from '../http/cookies.ts';
+import type { LoginFlows } from '../oidc/login-flow.ts';
+import { clearSessionCookie } from '../session/session-cookie.ts';
+import type { Application } from './application.ts';
+import { json, page, redirect, type Reply } from './replies.ts';
+
+export type Responder = Flavour | 'proxy';
+
+export type ChallengeContext = {
+  app: Application;
+  request: OriginalRequest;
+  responder: Responder;
+  flows: LoginFlows;
+  log: Logger;
+};
+
+export function startUrl(app: Application, returnTo: string): string {
+  return `${app.origin.origin}${app.pathPrefix}/start?rd=${encodeURIComponent(returnTo)}`;
+}
+
+export async function challenge(
+  decision: Exclude<Decision, Allow>,
+  context: ChallengeContext,
+): Promise<Reply> {
+  const { app, request, responder } = context;
+  const clear =
+    'clearSessionCookie' in decision && decision.clearSessionCookie
+      ? [clearSessionCookie(app.cookie)]
+      : [];
+
+  switch (decision.kind) {
+    case 'login':
+      return login(decision.returnTo, clear, context);
+    case 'unauthenticated':
+      return json(
+        401,
+        { error: 'unauthenticated', login_url: startUrl(app, request.url.href) },
+        clear.length ? { 'Set-Cookie': clear } : {},
+      );
+    case 'forbidden':
+      return forbidden(app, decision.session.claims, responder);
+    case 'unavailable':
+      return unavailable(decision.retryAfterSeconds);
+    case 'bad_request':
+      return json(400, { error: 'bad_request', reason: decision.reason });
+  }
+}
+
+async function login(returnTo: string, clear: string[], context: ChallengeContext): Promise<Reply> {
+  const { app, request, responder, flows } = context;
+  const status = isSafeMethod(request.method) ? 302 : 303;
+
+  // nginx understands only 2xx, 401 and 403 from auth_request, and passes one Set-Cookie:
+  // it gets a 401 whose Location the snippet turns into a redirect to /start.
+  if (responder === 'nginx') {
+    return {
+      status: 401,
+      headers: {
+        Location: startUrl(app, returnTo),
+        ...(clear.length ? { 'Set-Cookie': clear } : {}),
+      },
+    };
+  }
+  // Domain-level sign-in: the flow runs on the auth host, where the callback is.
+  if (request.url.origin !== app.origin.origin)
+    return redirect(status, startUrl(app, returnTo), clear);
+
+  try {
+    const { location, setCookies } = await flows.start(
+      app,
+      returnTo,
+      parseCookies(request.headers.cookie),
+    );
+    return redirect(status, location, [...clear, ...setCookies]);
+  } catch (error) {
+    context.log.error({ event: 'login_start_failed', app: app.name, err: error });
+    return providerUnavailable(error);
+  }
+}
+
+export function forbidden(
+  app: Application,
+  claims: Record<string, unknown>,
+  responder: Responder,
+): Reply {
+  const who = String(claims.preferred_username ?? claims.email ?? claims.sub ?? 'unknown');
+  if (responder === 'nginx') return { status: 403 };
+  return page(
+    403,
+    'Access denied',
+    [`You are signed in as ${who}, but ${app.name} does not admit this account.`],
+    {},
+    {
+      href: `${app.origin.origin}${app.pathPrefix}/sign_out`,
+      text: 'Sign out and use another account',
+    },
+  );
+}
+
+export function unavailable(retryAfterSeconds: number): Reply {
+  return json(
+    503,
+    { error: 'unavailable', reason: 'session store unavailable' },
+    { 'Retry-After': String(retryAfterSeconds) },
+  );
+}
+
+export function providerUnavailable(error: unknown): Reply {
+  const reason = error instanceof GatehouseError ? error.message : 'identity provider unavailable';
+  return json(503, { error: 'unavailable', reason }, { 'Retry-After': '10' });
+}

@@ -1,0 +1,240 @@
+/**
+ * The HTTP listener: Gatehouse's own endpoints under `path_prefix`, forward-auth checks, and
+ * proxy-mode traffic for everything else.
+ * @module
+ */
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { adapt, type Flavour } from '../forward/adapters.ts';
+import { normalisePeer, TrustedProxies } from '../forward/trusted-proxies.ts';
+import type { Decision } from '../gate/decision.ts';
+import { Gate } from '../gate/gate.ts';
+import type { OriginalRequest } from '../gate/original-request.ts';
+import { LoginFlows } from '../oidc/login-flow.ts';
+import { ProviderConfigs } from '../oidc/provider-configs.ts';
+import { forwardToUpstream } from '../proxy/upstream.ts';
+import { deriveKeys } from '../session/keys.ts';
+import type { SessionStore } from '../session/record.ts';
+import { Sessions } from '../session/sessions.ts';
+import { ApplicationRouter, buildApplication, type Application } from './application.ts';
+import { challenge, type Responder } from './challenge.ts';
+import { json, send, type Reply } from './replies.ts';
+import { SignIn } from './sign-in.ts';
+
+const FLAVOURS = new Set<string>(['traefik', 'caddy', 'nginx', 'envoy']);
+
+export type GatehouseOptions = {
+  config: Config;
+  store: SessionStore;
+  log: Logger;
+  now?: () => number;
+};
+
+export class Gatehouse {
+  readonly config: Config;
+  readonly router: ApplicationRouter;
+  readonly sessions: Sessions;
+  readonly #gate: Gate;
+  readonly #signIn: SignIn;
+  readonly #flows: LoginFlows;
+  readonly #trusted: TrustedProxies;
+  readonly #log: Logger;
+  readonly #prefix: string;
+
+  constructor({ config, store, log, now }: GatehouseOptions) {
+    this.config = config;
+    this.#log = log;
+    this.#prefix = config.path_prefix;
+    const keys = deriveKeys(config.secret);
+    this.router = new ApplicationRouter(
+      config.applications.map((app) => buildApplication(app, config)),
+    );
+    this.sessions = new Sessions({
+      store,
+      cookieKey: keys.cookieTag,
+      policy: { lifetimeMs: config.session.lifetime, idleTimeoutMs: config.session.idle_timeout },
+      log,
+      ...(now ? { now } : {}),
+    });
+    const configs = new ProviderConfigs({ clockLeewayMs: config.clock_leeway });
+    this.#flows = new LoginFlows({ configs, key: keys.flowEncryption, ...(now ? { now } : {}) });
+    this.#gate = new Gate({ sessions: this.sessions, log });
+    this.#signIn = new SignIn({
+      flows: this.#flows,
+      sessions: this.sessions,
+      configs,
+      router: this.router,
+      log,
+    });
+    this.#trusted = new TrustedProxies(config.trusted_proxies);
+  }
+
+  /** A node:http server serving this Gatehouse; the caller listens and closes it. */
+  createServer(): Server {
+    const server = http.createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        this.#log.error({ event: 'request_failed', method: req.method, err: error });
+        if (!res.headersSent) send(res, json(500, { error: 'internal_error' }));
+        else res.destroy();
+      });
+    });
+    server.on('upgrade', (req, socket) => {
+      this.#upgrade(req, socket).catch((error: unknown) => {
+        this.#log.error({ event: 'upgrade_failed', err: error });
+        socket.destroy();
+      });
+    });
+    return server;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = req.url ?? '/';
+    if (!target.startsWith('/'))
+      return send(res, json(400, { error: 'bad_request', reason: 'request target' }));
+    const queryAt = target.indexOf('?');
+    const path = queryAt < 0 ? target : target.slice(0, queryAt);
+    const query = new URLSearchParams(queryAt < 0 ? '' : target.slice(queryAt + 1));
+    const head = req.method === 'HEAD';
+
+    if (path === this.#prefix || path.startsWith(`${this.#prefix}/`)) {
+      return send(res, await this.#ownEndpoint(path.slice(this.#prefix.length), query, req), head);
+    }
+    return this.#proxy(req, res);
+  }
+
+  async close(): Promise<void> {
+    await this.sessions.close();
+  }
+
+  async #ownEndpoint(path: string, query: URLSearchParams, req: IncomingMessage): Promise<Reply> {
+    if (path === '/ping') return { status: 204 };
+    if (path === '/ready') return this.#ready();
+
+    if (path.startsWith('/auth/')) {
+      const [flavour = '', ...rest] = path.slice('/auth/'.length).split('/');
+      if (!FLAVOURS.has(flavour) || (flavour !== 'envoy' && rest.length))
+        return json(404, { error: 'not_found' });
+      const envoyRest =
+        flavour === 'envoy'
+          ? `/${rest.join('/')}${req.url!.includes('?') ? req.url!.slice(req.url!.indexOf('?')) : ''}`
+          : '';
+      return this.#forwardAuth(flavour as Flavour, req, envoyRest);
+    }
+
+    const app = this.router.route(req.headers.host);
+    if (!app) return json(404, { error: 'not_found', reason: 'no application for this host' });
+    const origin = `${app.origin.protocol}//${req.headers.host}`;
+    switch (path) {
+      case '/start':
+        return this.#signIn.start(app, origin.toLowerCase(), query, req);
+      case '/callback':
+        return this.#signIn.callback(app, query, req);
+      case '/sign_out':
+        return this.#signIn.signOut(app, req);
+    }
+    return json(404, { error: 'not_found' });
+  }
+
+  async #ready(): Promise<Reply> {
+    try {
+      await this.sessions.store.ping();
+      return json(200, { status: 'ready', store: this.sessions.store.kind });
+    } catch (error) {
+      this.#log.warn({ event: 'not_ready', err: error });
+      return json(
+        503,
+        { status: 'unavailable', store: this.sessions.store.kind },
+        { 'Retry-After': '5' },
+      );
+    }
+  }
+
+  async #forwardAuth(flavour: Flavour, req: IncomingMessage, envoyRest: string): Promise<Reply> {
+    const peer = normalisePeer(req.socket.remoteAddress ?? '');
+    if (!this.#trusted.trusts(peer)) {
+      this.#log.warn({ event: 'untrusted_forwarder', flavour, peer });
+      return json(400, {
+        error: 'bad_request',
+        reason: 'forward-auth request from a peer not in trusted_proxies',
+      });
+    }
+    const adapted = adapt(flavour, req, envoyRest);
+    if (!adapted.ok) {
+      this.#log.warn({ event: 'proxy_misconfigured', flavour, reason: adapted.reason });
+      return json(400, { error: 'bad_request', reason: adapted.reason });
+    }
+    const { request } = adapted;
+    const app = this.router.route(request.url.host, request.url.protocol.slice(0, -1));
+    if (!app) {
+      this.#log.warn({ event: 'unknown_host', flavour, host: request.url.host });
+      return json(flavour === 'nginx' ? 403 : 404, {
+        error: 'not_found',
+        reason: 'no application for this host',
+      });
+    }
+
+    const decision = await this.#gate.decide(request, app);
+    if (decision.kind === 'allow') return { status: 200, headers: decision.headers };
+    return this.#challenge(decision, app, request, flavour);
+  }
+
+  async #proxy(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const app = this.router.route(req.headers.host);
+    if (!app || app.config.mode !== 'proxy') {
+      return send(res, json(404, { error: 'not_found', reason: 'no application for this host' }));
+    }
+    const request = this.#proxiedRequest(req, app);
+    const decision = await this.#gate.decide(request, app);
+    if (decision.kind !== 'allow') {
+      // The body of a refused request must reach no one.
+      req.resume();
+      return send(
+        res,
+        await this.#challenge(decision, app, request, 'proxy'),
+        req.method === 'HEAD',
+      );
+    }
+    forwardToUpstream(req, res, app, decision.headers, {
+      peer: normalisePeer(req.socket.remoteAddress ?? ''),
+      log: this.#log,
+      timeouts: { connectTimeoutMs: 10_000, responseTimeoutMs: 60_000 },
+    });
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex): Promise<void> {
+    const app = this.router.route(req.headers.host);
+    if (!app || app.config.mode !== 'proxy') return writeRaw(socket, 404, { error: 'not_found' });
+    const decision = await this.#gate.decide(this.#proxiedRequest(req, app), app);
+    if (decision.kind !== 'allow') {
+      const status =
+        decision.kind === 'unavailable' ? 503 : decision.kind === 'forbidden' ? 403 : 401;
+      return writeRaw(socket, status, { error: decision.kind });
+    }
+    // Limitation: upgrades are authenticated but not yet tunnelled to the application.
+    return writeRaw(socket, 501, { error: 'websockets_not_supported' });
+  }
+
+  #proxiedRequest(req: IncomingMessage, app: Application): OriginalRequest {
+    const url = URL.parse(req.url ?? '/', app.origin.origin) ?? new URL(app.origin.origin);
+    return { method: req.method ?? 'GET', url, headers: req.headers };
+  }
+
+  #challenge(
+    decision: Exclude<Decision, { kind: 'allow' }>,
+    app: Application,
+    request: OriginalRequest,
+    responder: Responder,
+  ) {
+    return challenge(decision, { app, request, responder, flows: this.#flows, log: this.#log });
+  }
+}
+
+function writeRaw(socket: Duplex, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  );
+}

@@ -1,0 +1,227 @@
+/**
+ * Gatehouse's own sign-in endpoints: `/start`, `/callback` and `/sign_out`.
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import * as client from 'openid-client';
+import type { Logger } from 'pino';
+import { parseCookies, type CookieJar } from '../http/cookies.ts';
+import type { LoginFlows, SignedIn } from '../oidc/login-flow.ts';
+import type { ProviderConfigs } from '../oidc/provider-configs.ts';
+import { resolveReturnUrl } from '../oidc/return-url.ts';
+import { clearSessionCookie, setSessionCookie } from '../session/session-cookie.ts';
+import type { Sessions } from '../session/sessions.ts';
+import type { Application, ApplicationRouter } from './application.ts';
+import { providerUnavailable, startUrl, unavailable } from './challenge.ts';
+import { page, redirect, type Reply } from './replies.ts';
+
+/** After this many restarts of a flow whose cookie never came back, stop and explain (no loop). */
+const MAX_FLOW_RESTARTS = 1;
+
+export class SignIn {
+  readonly #flows: LoginFlows;
+  readonly #sessions: Sessions;
+  readonly #configs: ProviderConfigs;
+  readonly #router: ApplicationRouter;
+  readonly #log: Logger;
+
+  constructor(options: {
+    flows: LoginFlows;
+    sessions: Sessions;
+    configs: ProviderConfigs;
+    router: ApplicationRouter;
+    log: Logger;
+  }) {
+    this.#flows = options.flows;
+    this.#sessions = options.sessions;
+    this.#configs = options.configs;
+    this.#router = options.router;
+    this.#log = options.log;
+  }
+
+  async start(
+    app: Application,
+    requestOrigin: string,
+    query: URLSearchParams,
+    req: IncomingMessage,
+  ): Promise<Reply> {
+    const returnTo = resolveReturnUrl(query.get('rd'), app);
+    // The callback is on the application's own origin, so the flow cookie must be set there.
+    if (requestOrigin !== app.origin.origin) return redirect(302, startUrl(app, returnTo));
+
+    const cookies = parseCookies(req.headers.cookie);
+    const lookup = await this.#sessions.load(app.name, app.cookie, cookies);
+    if (lookup.kind === 'valid') return redirect(302, returnTo);
+    if (lookup.kind === 'unavailable') return unavailable(5);
+    return this.#begin(
+      app,
+      returnTo,
+      cookies,
+      0,
+      lookup.stale ? [clearSessionCookie(app.cookie)] : [],
+    );
+  }
+
+  async callback(app: Application, query: URLSearchParams, req: IncomingMessage): Promise<Reply> {
+    const cookies = parseCookies(req.headers.cookie);
+    const outcome = await this.#flows.finish(app, query, cookies);
+
+    switch (outcome.kind) {
+      case 'signed_in':
+        return this.#signedIn(app, outcome);
+      case 'provider_error':
+        this.#log.warn({
+          event: 'login_refused',
+          app: app.name,
+          error: outcome.error,
+          description: outcome.description,
+        });
+        return page(
+          outcome.error === 'access_denied' ? 403 : 400,
+          'Sign-in was not completed',
+          [
+            `The identity provider answered: ${outcome.error}${outcome.description ? ` (${outcome.description})` : ''}.`,
+          ],
+          {},
+          { href: startUrl(app, `${app.origin.origin}/`), text: 'Try again' },
+        );
+      case 'failed':
+        this.#log.warn({ event: 'login_failed', app: app.name, err: outcome.error });
+        return this.#restart(app, undefined, 0, cookies, 'the code exchange failed');
+      case 'unknown_flow':
+        this.#log.info({
+          event: 'login_flow_unknown',
+          app: app.name,
+          reason: outcome.reason,
+          attempt: outcome.attempt,
+        });
+        return this.#restart(app, outcome.returnTo, outcome.attempt, cookies, outcome.reason);
+    }
+  }
+
+  async signOut(app: Application, req: IncomingMessage): Promise<Reply> {
+    const cookies = parseCookies(req.headers.cookie);
+    const lookup = await this.#sessions.load(app.name, app.cookie, cookies);
+    if (lookup.kind === 'unavailable') return unavailable(5);
+    const clear = [clearSessionCookie(app.cookie), ...this.#flows.clearAll(app, cookies)];
+    if (lookup.kind !== 'valid') return signedOutPage(app, clear);
+
+    const { sub, idToken } = lookup.session;
+    // Every application signed in at the same provider ends here too: the provider session ends below.
+    const siblings = this.#router.applications.filter(
+      (other) => other.config.oidc.issuer === app.config.oidc.issuer,
+    );
+    try {
+      for (const other of siblings) await this.#sessions.end({ app: other.name, sub });
+    } catch (error) {
+      this.#log.error({ event: 'sign_out_failed', app: app.name, err: error });
+      return unavailable(5);
+    }
+    this.#log.info({ event: 'signed_out', app: app.name, sub });
+
+    const endSession = await this.#endSessionUrl(app, idToken);
+    return endSession ? redirect(302, endSession, clear) : signedOutPage(app, clear);
+  }
+
+  async #begin(
+    app: Application,
+    returnTo: string,
+    cookies: CookieJar,
+    attempt: number,
+    extra: string[],
+  ): Promise<Reply> {
+    try {
+      const { location, setCookies } = await this.#flows.start(app, returnTo, cookies, attempt);
+      return redirect(302, location, [...extra, ...setCookies]);
+    } catch (error) {
+      this.#log.error({ event: 'login_start_failed', app: app.name, err: error });
+      return providerUnavailable(error);
+    }
+  }
+
+  async #restart(
+    app: Application,
+    target: string | undefined,
+    attempt: number,
+    cookies: CookieJar,
+    reason: string,
+  ): Promise<Reply> {
+    const returnTo = resolveReturnUrl(target, app);
+    const lookup = await this.#sessions.load(app.name, app.cookie, cookies);
+    if (lookup.kind === 'valid') return redirect(302, returnTo);
+    if (lookup.kind === 'unavailable') return unavailable(5);
+
+    if (attempt >= MAX_FLOW_RESTARTS) {
+      this.#log.warn({ event: 'login_loop_stopped', app: app.name, reason, attempt });
+      return cookiesNotKeptPage(app, returnTo);
+    }
+    return this.#begin(app, returnTo, cookies, attempt + 1, []);
+  }
+
+  async #signedIn(app: Application, outcome: SignedIn): Promise<Reply> {
+    let created;
+    try {
+      created = await this.#sessions.create(app.name, outcome);
+    } catch (error) {
+      this.#log.error({ event: 'session_create_failed', app: app.name, err: error });
+      return unavailable(5);
+    }
+    this.#log.info({ event: 'signed_in', app: app.name, sub: outcome.sub });
+    const cookie = setSessionCookie(
+      app.cookie,
+      created.cookieValue,
+      this.#sessions.lifetimeSeconds(created.record),
+    );
+    return redirect(302, resolveReturnUrl(outcome.returnTo, app), [
+      cookie,
+      outcome.clearFlowCookie,
+    ]);
+  }
+
+  async #endSessionUrl(app: Application, idToken: string | undefined): Promise<string | undefined> {
+    try {
+      const config = await this.#configs.get(app);
+      if (!config.serverMetadata().end_session_endpoint) return undefined;
+      const parameters: Record<string, string> = {
+        post_logout_redirect_uri: `${app.origin.origin}/`,
+      };
+      if (idToken) parameters.id_token_hint = idToken;
+      return client.buildEndSessionUrl(config, parameters).href;
+    } catch (error) {
+      this.#log.warn({ event: 'end_session_unavailable', app: app.name, err: error });
+      return undefined;
+    }
+  }
+}
+
+function signedOutPage(app: Application, clear: string[]): Reply {
+  return page(
+    200,
+    'Signed out',
+    [`You are signed out of ${app.name}.`],
+    { 'Set-Cookie': clear },
+    {
+      href: `${app.origin.origin}/`,
+      text: 'Sign in again',
+    },
+  );
+}
+
+function cookiesNotKeptPage(app: Application, returnTo: string): Reply {
+  const secure = app.origin.protocol === 'https:';
+  return page(
+    400,
+    'Sign-in cannot finish: cookies are not kept',
+    [
+      'Your browser came back from the identity provider twice without the cookie Gatehouse set when the sign-in started, so signing in again would loop.',
+      'Likely causes: cookies are blocked for this site;' +
+        (secure
+          ? ' the site is configured as https:// but was opened over http:// (the cookie is Secure);'
+          : '') +
+        ' the address in the browser differs from the configured external_host ' +
+        `(${app.origin.origin}); or a cookie_domain that does not cover this host.`,
+    ],
+    {},
+    { href: startUrl(app, returnTo), text: 'Try once more' },
+  );
+}

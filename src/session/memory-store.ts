@@ -1,0 +1,64 @@
+import {
+  matches,
+  type SessionRecord,
+  type SessionSelector,
+  type SessionStore,
+  type SessionTouch,
+} from './record.ts';
+
+/** Sessions in process memory: gone on restart, which sends returning users through a clean login. */
+export class MemorySessionStore implements SessionStore {
+  readonly kind = 'memory';
+  readonly #records = new Map<string, SessionRecord>();
+  readonly #now: () => number;
+
+  constructor(options: { now?: () => number } = {}) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  async get(key: string): Promise<SessionRecord | undefined> {
+    const record = this.#records.get(key);
+    if (!record) return undefined;
+    if (record.expiresAt <= this.#now()) {
+      this.#records.delete(key);
+      return undefined;
+    }
+    return structuredClone(record);
+  }
+
+  async put(record: SessionRecord): Promise<void> {
+    this.#records.set(record.key, structuredClone(record));
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#records.delete(key);
+  }
+
+  async deleteWhere(selector: SessionSelector): Promise<number> {
+    let deleted = 0;
+    for (const [key, record] of this.#records) {
+      if (matches(record, selector)) {
+        this.#records.delete(key);
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+
+  async touch(entries: SessionTouch[]): Promise<void> {
+    for (const { key, lastSeenAt } of entries) {
+      const record = this.#records.get(key);
+      if (record && record.lastSeenAt < lastSeenAt) record.lastSeenAt = lastSeenAt;
+    }
+  }
+
+  async count(): Promise<number> {
+    return this.#records.size;
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.#records.clear();
+  }
+}

@@ -1,0 +1,150 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { StoreUnavailableError } from '../errors.ts';
+import type { SessionRecord, SessionSelector, SessionStore, SessionTouch } from './record.ts';
+
+/**
+ * Sessions in a SQLite file (node:sqlite). Survives restarts; expired rows are swept periodically.
+ * node:sqlite is synchronous, so a call cannot time out: a local file is assumed to answer.
+ */
+export class SqliteSessionStore implements SessionStore {
+  readonly kind = 'sqlite';
+  readonly #db: DatabaseSync;
+  readonly #now: () => number;
+  readonly #statements: Record<
+    'get' | 'put' | 'delete' | 'touch' | 'count' | 'sweep',
+    StatementSync
+  >;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(path: string, options: { now?: () => number; sweepIntervalMs?: number } = {}) {
+    this.#now = options.now ?? Date.now;
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = NORMAL;
+      PRAGMA busy_timeout = 1000;
+      CREATE TABLE IF NOT EXISTS sessions (
+        key TEXT PRIMARY KEY,
+        app TEXT NOT NULL,
+        sub TEXT NOT NULL,
+        sid TEXT,
+        expires_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX IF NOT EXISTS sessions_sub ON sessions (sub);
+      CREATE INDEX IF NOT EXISTS sessions_sid ON sessions (sid);
+      CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions (expires_at);
+    `);
+    this.#statements = {
+      get: this.#db.prepare(
+        'SELECT data, last_seen_at FROM sessions WHERE key = ? AND expires_at > ?',
+      ),
+      put: this.#db.prepare(
+        `INSERT OR REPLACE INTO sessions (key, app, sub, sid, expires_at, last_seen_at, data)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      delete: this.#db.prepare('DELETE FROM sessions WHERE key = ?'),
+      touch: this.#db.prepare(
+        'UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?) WHERE key = ?',
+      ),
+      count: this.#db.prepare('SELECT COUNT(*) AS n FROM sessions'),
+      sweep: this.#db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
+    };
+    this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
+    this.#sweeper.unref();
+  }
+
+  async get(key: string): Promise<SessionRecord | undefined> {
+    const row = this.#run(() => this.#statements.get.get(key, this.#now())) as
+      { data: string; last_seen_at: number } | undefined;
+    if (!row) return undefined;
+    const record = JSON.parse(row.data) as SessionRecord;
+    record.lastSeenAt = Math.max(record.lastSeenAt, row.last_seen_at);
+    return record;
+  }
+
+  async put(record: SessionRecord): Promise<void> {
+    const { key, app, sub, sid, expiresAt, lastSeenAt } = record;
+    this.#run(() =>
+      this.#statements.put.run(
+        key,
+        app,
+        sub,
+        sid ?? null,
+        expiresAt,
+        lastSeenAt,
+        JSON.stringify(record),
+      ),
+    );
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#run(() => this.#statements.delete.run(key));
+  }
+
+  async deleteWhere(selector: SessionSelector): Promise<number> {
+    const clauses: string[] = [];
+    const values: string[] = [];
+    for (const column of ['app', 'sub', 'sid'] as const) {
+      const value = selector[column];
+      if (value === undefined) continue;
+      clauses.push(`${column} = ?`);
+      values.push(value);
+    }
+    if (!clauses.length) return 0;
+    const sql = `DELETE FROM sessions WHERE ${clauses.join(' AND ')}`;
+    const result = this.#run(() => this.#db.prepare(sql).run(...values));
+    return Number(result.changes);
+  }
+
+  async touch(entries: SessionTouch[]): Promise<void> {
+    if (!entries.length) return;
+    this.#run(() => {
+      this.#db.exec('BEGIN');
+      try {
+        for (const { key, lastSeenAt } of entries) this.#statements.touch.run(lastSeenAt, key);
+        this.#db.exec('COMMIT');
+      } catch (error) {
+        this.#db.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  async count(): Promise<number> {
+    const row = this.#run(() => this.#statements.count.get()) as { n: number };
+    return Number(row.n);
+  }
+
+  /** Removes expired rows; returns how many. */
+  sweep(): number {
+    try {
+      return Number(this.#statements.sweep.run(this.#now()).changes);
+    } catch {
+      return 0;
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.#run(() => this.#db.prepare('SELECT 1').get());
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #run<T>(operation: () => T): T {
+    try {
+      return operation();
+    } catch (error) {
+      throw new StoreUnavailableError(`sqlite session store: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+}
