@@ -7,11 +7,13 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from 'no
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
+import { isStoreUnavailable } from '../errors.ts';
 import { adapt, type Flavour } from '../forward/adapters.ts';
 import { normalisePeer, TrustedProxies } from '../forward/trusted-proxies.ts';
 import type { Decision } from '../gate/decision.ts';
 import { Gate } from '../gate/gate.ts';
 import type { OriginalRequest } from '../gate/original-request.ts';
+import { BackchannelLogout } from '../oidc/backchannel-logout.ts';
 import { LoginFlows } from '../oidc/login-flow.ts';
 import { ProviderConfigs } from '../oidc/provider-configs.ts';
 import { forwardToUpstream } from '../proxy/upstream.ts';
@@ -40,6 +42,7 @@ export class Gatehouse {
   readonly #signIn: SignIn;
   readonly #flows: LoginFlows;
   readonly #trusted: TrustedProxies;
+  readonly #backchannel: BackchannelLogout;
   readonly #log: Logger;
   readonly #prefix: string;
 
@@ -69,6 +72,13 @@ export class Gatehouse {
       log,
     });
     this.#trusted = new TrustedProxies(config.trusted_proxies);
+    this.#backchannel = new BackchannelLogout({
+      configs,
+      sessions: this.sessions,
+      applications: this.router.applications,
+      clockLeewayMs: config.clock_leeway,
+      log,
+    });
   }
 
   /** A node:http server serving this Gatehouse; the caller listens and closes it. */
@@ -111,6 +121,7 @@ export class Gatehouse {
   async #ownEndpoint(path: string, query: URLSearchParams, req: IncomingMessage): Promise<Reply> {
     if (path === '/ping') return { status: 204 };
     if (path === '/ready') return this.#ready();
+    if (path === '/backchannel_logout') return this.#backchannelLogout(req);
 
     if (path.startsWith('/auth/')) {
       const [flavour = '', ...rest] = path.slice('/auth/'.length).split('/');
@@ -146,6 +157,40 @@ export class Gatehouse {
       return json(
         503,
         { status: 'unavailable', store: this.sessions.store.kind },
+        { 'Retry-After': '5' },
+      );
+    }
+  }
+
+  async #backchannelLogout(req: IncomingMessage): Promise<Reply> {
+    if (req.method !== 'POST') return json(405, { error: 'method_not_allowed' }, { Allow: 'POST' });
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded') {
+      return json(400, {
+        error: 'invalid_request',
+        reason: 'expected an application/x-www-form-urlencoded body',
+      });
+    }
+    const body = await readBody(req, 64 * 1024);
+    if (body === undefined)
+      return json(413, { error: 'invalid_request', reason: 'body too large' });
+
+    try {
+      const result = await this.#backchannel.handle(new URLSearchParams(body).get('logout_token'));
+      if (!result.ok) {
+        this.#log.warn({ event: 'backchannel_logout_rejected', reason: result.reason });
+        return json(400, { error: 'invalid_request', reason: result.reason });
+      }
+      return { status: 200, headers: { 'Cache-Control': 'no-store' } };
+    } catch (error) {
+      if (!isStoreUnavailable(error)) throw error;
+      this.#log.error({ event: 'backchannel_logout_failed', err: error });
+      return json(
+        503,
+        { error: 'unavailable', reason: 'session store unavailable' },
         { 'Retry-After': '5' },
       );
     }
@@ -229,6 +274,18 @@ export class Gatehouse {
   ) {
     return challenge(decision, { app, request, responder, flows: this.#flows, log: this.#log });
   }
+}
+
+/** The request body as text, or undefined when it exceeds `limit` bytes. */
+async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function writeRaw(socket: Duplex, status: number, body: unknown): void {

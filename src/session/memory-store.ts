@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   matches,
   type SessionRecord,
@@ -10,6 +11,8 @@ import {
 export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory';
   readonly #records = new Map<string, SessionRecord>();
+  readonly #claims = new Map<string, number>();
+  readonly #locks = new Map<string, { token: string; until: number }>();
   readonly #now: () => number;
 
   constructor(options: { now?: () => number } = {}) {
@@ -54,6 +57,27 @@ export class MemorySessionStore implements SessionStore {
 
   async count(): Promise<number> {
     return this.#records.size;
+  }
+
+  async claimOnce(id: string, ttlMs: number): Promise<boolean> {
+    const now = this.#now();
+    for (const [key, until] of this.#claims) if (until <= now) this.#claims.delete(key);
+    if (this.#claims.has(id)) return false;
+    this.#claims.set(id, now + ttlMs);
+    return true;
+  }
+
+  async acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
+    const now = this.#now();
+    const held = this.#locks.get(name);
+    if (held && held.until > now) return undefined;
+    const token = randomUUID();
+    this.#locks.set(name, { token, until: now + ttlMs });
+    return token;
+  }
+
+  async releaseLock(name: string, token: string): Promise<void> {
+    if (this.#locks.get(name)?.token === token) this.#locks.delete(name);
   }
 
   async ping(): Promise<void> {}

@@ -48,6 +48,14 @@ export interface SessionStore {
   /** Records the last time sessions were used, in one batch. */
   touch(entries: SessionTouch[]): Promise<void>;
   count(): Promise<number>;
+  /**
+   * Remembers `id` for `ttlMs` and says whether this was the first time it was seen, across every
+   * replica sharing the store. Used for logout token `jti`s.
+   */
+  claimOnce(id: string, ttlMs: number): Promise<boolean>;
+  /** Takes a short lock; returns a token to release it with, or undefined when someone holds it. */
+  acquireLock(name: string, ttlMs: number): Promise<string | undefined>;
+  releaseLock(name: string, token: string): Promise<void>;
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

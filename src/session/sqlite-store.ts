@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
@@ -13,7 +14,7 @@ export class SqliteSessionStore implements SessionStore {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
   readonly #statements: Record<
-    'get' | 'put' | 'delete' | 'touch' | 'count' | 'sweep',
+    'get' | 'put' | 'delete' | 'touch' | 'count' | 'sweep' | 'claim' | 'lock' | 'unlock',
     StatementSync
   >;
   readonly #sweeper: NodeJS.Timeout;
@@ -38,6 +39,10 @@ export class SqliteSessionStore implements SessionStore {
       CREATE INDEX IF NOT EXISTS sessions_sub ON sessions (sub);
       CREATE INDEX IF NOT EXISTS sessions_sid ON sessions (sid);
       CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions (expires_at);
+      CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) STRICT;
+      CREATE TABLE IF NOT EXISTS locks (
+        name TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at INTEGER NOT NULL
+      ) STRICT;
     `);
     this.#statements = {
       get: this.#db.prepare(
@@ -53,6 +58,15 @@ export class SqliteSessionStore implements SessionStore {
       ),
       count: this.#db.prepare('SELECT COUNT(*) AS n FROM sessions'),
       sweep: this.#db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
+      claim: this.#db.prepare(
+        `INSERT INTO claims (id, expires_at) VALUES (?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET expires_at = ?2 WHERE claims.expires_at <= ?3`,
+      ),
+      lock: this.#db.prepare(
+        `INSERT INTO locks (name, token, expires_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name) DO UPDATE SET token = ?2, expires_at = ?3 WHERE locks.expires_at <= ?4`,
+      ),
+      unlock: this.#db.prepare('DELETE FROM locks WHERE name = ? AND token = ?'),
     };
     this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
     this.#sweeper.unref();
@@ -120,10 +134,29 @@ export class SqliteSessionStore implements SessionStore {
     return Number(row.n);
   }
 
+  async claimOnce(id: string, ttlMs: number): Promise<boolean> {
+    const now = this.#now();
+    const result = this.#run(() => this.#statements.claim.run(id, now + ttlMs, now));
+    return Number(result.changes) === 1;
+  }
+
+  async acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
+    const now = this.#now();
+    const token = randomUUID();
+    const result = this.#run(() => this.#statements.lock.run(name, token, now + ttlMs, now));
+    return Number(result.changes) === 1 ? token : undefined;
+  }
+
+  async releaseLock(name: string, token: string): Promise<void> {
+    this.#run(() => this.#statements.unlock.run(name, token));
+  }
+
   /** Removes expired rows; returns how many. */
   sweep(): number {
     try {
-      return Number(this.#statements.sweep.run(this.#now()).changes);
+      const now = this.#now();
+      this.#db.prepare('DELETE FROM claims WHERE expires_at <= ?').run(now);
+      return Number(this.#statements.sweep.run(now).changes);
     } catch {
       return 0;
     }

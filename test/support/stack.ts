@@ -39,6 +39,8 @@ export type StackOptions = {
   app?: Record<string, unknown>;
   config?: Record<string, unknown>;
   provider?: Parameters<typeof startTestProvider>[1];
+  /** Registers Gatehouse's back-channel logout endpoint with the provider. */
+  backchannel?: boolean;
 };
 
 export type Stack = {
@@ -46,6 +48,8 @@ export type Stack = {
   provider: RunningProvider;
   whoami: RunningWhoami;
   config: Config;
+  /** The provider's private signing keys (JWKs), for tests that mint their own tokens. */
+  providerKeysFile: string;
   /** The application's public origin, e.g. http://app.example.test:41234 */
   origin: string;
   gatehouseUrl: string;
@@ -62,9 +66,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const origin = `http://app.example.test:${publicPort}`;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
 
+  const providerKeysFile = join(dir, 'provider-keys.json');
+  const backchannel = options.backchannel
+    ? {
+        backchannel_logout_uri: `http://127.0.0.1:${gatehousePort}${PREFIX}/backchannel_logout`,
+        backchannel_logout_session_required: true,
+      }
+    : {};
   const provider = await startTestProvider(
-    [testClient(`${origin}${PREFIX}/callback`, { post_logout_redirect_uris: [`${origin}/`] })],
-    options.provider ?? {},
+    [
+      testClient(`${origin}${PREFIX}/callback`, {
+        post_logout_redirect_uris: [`${origin}/`],
+        ...backchannel,
+      }),
+    ],
+    { keysFile: providerKeysFile, ...options.provider },
   );
   const whoami = await startWhoami();
   const config = configSchema.parse({
@@ -98,6 +114,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     provider,
     whoami,
     config,
+    providerKeysFile,
     origin,
     gatehouseUrl: gatehouse.url,
     appUrl: (path) => `${origin}${path}`,
