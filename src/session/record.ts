@@ -21,6 +21,8 @@ export type SessionRecord = {
   refreshToken?: string;
   /** Epoch ms; undefined when the provider gave no `expires_in`. */
   accessTokenExpiresAt?: number;
+  /** Epoch ms at which the current access token was obtained. */
+  accessTokenIssuedAt?: number;
   createdAt: number;
   /** Epoch ms of the absolute end of the session. */
   expiresAt: number;

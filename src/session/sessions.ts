@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { isStoreUnavailable } from '../errors.ts';
 import type { CookieJar } from '../http/cookies.ts';
 import type { Claims, SessionRecord, SessionSelector, SessionStore } from './record.ts';
+import type { Renewal } from './renewal.ts';
 import { newSessionId, storeKeyOf, type SessionCookieSpec } from './session-cookie.ts';
 
 declare const validated: unique symbol;
@@ -43,14 +44,17 @@ export class Sessions {
   readonly #now: () => number;
   readonly #pendingTouches = new Map<string, number>();
   readonly #flusher: NodeJS.Timeout;
+  readonly #renewal: Renewal | undefined;
 
   constructor(options: {
     store: SessionStore;
     cookieKey: Buffer;
     policy: SessionPolicy;
     log: Logger;
+    renewal?: Renewal;
     now?: () => number;
   }) {
+    this.#renewal = options.renewal;
     this.store = options.store;
     this.#key = options.cookieKey;
     this.#policy = options.policy;
@@ -83,6 +87,15 @@ export class Sessions {
         reason = problem;
         continue;
       }
+      if (this.#renewal?.isDue(record!)) {
+        const renewed = await this.#renewal.renew(record!);
+        if (renewed.kind === 'unavailable') return renewed;
+        if (renewed.kind === 'ended') {
+          reason = renewed.reason;
+          continue;
+        }
+        record = renewed.record;
+      }
       this.#touch(record!);
       return { kind: 'valid', session: record as ValidatedSession };
     }
@@ -107,6 +120,7 @@ export class Sessions {
         accessToken: data.accessToken,
         refreshToken: data.refreshToken,
         accessTokenExpiresAt: data.accessTokenExpiresAt,
+        accessTokenIssuedAt: data.accessToken ? now : undefined,
       }),
       createdAt: now,
       expiresAt: now + this.#policy.lifetimeMs,
