@@ -10,20 +10,28 @@ import { ConfigError, formatProblem, loadConfigFile, type LoadedConfig } from '.
 import type { Config } from './config/schema.ts';
 import { createLogger } from './log.ts';
 import { Gatehouse } from './server/gatehouse.ts';
+import type { SessionStore } from './session/record.ts';
 import { openSessionStore } from './session/stores.ts';
 
 const USAGE = `usage: gatehouse serve --config FILE
        gatehouse check --config FILE`;
 
-export type Running = { gatehouse: Gatehouse; server: Server; url: string; close(): Promise<void> };
+export type Running = {
+  gatehouse: Gatehouse;
+  server: Server;
+  url: string;
+  /** Stops listening; closes the store too unless it was handed in or `keepStore` is set. */
+  close(options?: { keepStore?: boolean }): Promise<void>;
+};
 
 /** Starts Gatehouse for a validated configuration; used by `serve`, the demo and the tests. */
 export async function startGatehouse(
   config: Config,
-  options: { log?: ReturnType<typeof createLogger> } = {},
+  options: { log?: ReturnType<typeof createLogger>; store?: SessionStore } = {},
 ): Promise<Running> {
   const log = options.log ?? createLogger(config.log_level);
-  const store = await openSessionStore(config.session);
+  const ownsStore = !options.store;
+  const store = options.store ?? (await openSessionStore(config.session));
   const gatehouse = new Gatehouse({ config, store, log });
   const server = gatehouse.createServer();
   const { host, port } = parseListen(config.listen);
@@ -43,11 +51,11 @@ export async function startGatehouse(
     gatehouse,
     server,
     url,
-    async close() {
+    async close({ keepStore = false } = {}) {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await gatehouse.close();
-      await store.close();
+      if (ownsStore && !keepStore) await store.close();
     },
   };
 }

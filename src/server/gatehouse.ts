@@ -56,14 +56,23 @@ export class Gatehouse {
     this.router = new ApplicationRouter(
       config.applications.map((app) => buildApplication(app, config)),
     );
+    const configs = new ProviderConfigs({ clockLeewayMs: config.clock_leeway });
+    const clock = now ? { now } : {};
+    const renewal = new Renewal({
+      store,
+      renewer: new OidcTokenRenewer({ configs, router: this.router, ...clock }),
+      revalidateIntervalMs: config.session.revalidate_interval,
+      log,
+      ...clock,
+    });
     this.sessions = new Sessions({
       store,
       cookieKey: keys.cookieTag,
       policy: { lifetimeMs: config.session.lifetime, idleTimeoutMs: config.session.idle_timeout },
       log,
-      ...(now ? { now } : {}),
+      renewal,
+      ...clock,
     });
-    const configs = new ProviderConfigs({ clockLeewayMs: config.clock_leeway });
     this.#flows = new LoginFlows({ configs, key: keys.flowEncryption, ...(now ? { now } : {}) });
     this.#gate = new Gate({ sessions: this.sessions, log });
     this.#signIn = new SignIn({

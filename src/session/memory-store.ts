@@ -37,6 +37,13 @@ export class MemorySessionStore implements SessionStore {
     this.#records.delete(key);
   }
 
+  async list(selector: SessionSelector): Promise<SessionRecord[]> {
+    const now = this.#now();
+    return [...this.#records.values()]
+      .filter((record) => record.expiresAt > now && matches(record, selector))
+      .map((record) => structuredClone(record));
+  }
+
   async deleteWhere(selector: SessionSelector): Promise<number> {
     let deleted = 0;
     for (const [key, record] of this.#records) {

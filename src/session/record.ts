@@ -45,6 +45,8 @@ export interface SessionStore {
   get(key: string): Promise<SessionRecord | undefined>;
   put(record: SessionRecord): Promise<void>;
   delete(key: string): Promise<void>;
+  /** Every live record that matches all given fields (at least one field must be given). */
+  list(selector: SessionSelector): Promise<SessionRecord[]>;
   /** Deletes every record that matches all given fields; returns how many went. */
   deleteWhere(selector: SessionSelector): Promise<number>;
   /** Records the last time sessions were used, in one batch. */

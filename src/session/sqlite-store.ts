@@ -100,18 +100,26 @@ export class SqliteSessionStore implements SessionStore {
     this.#run(() => this.#statements.delete.run(key));
   }
 
+  async list(selector: SessionSelector): Promise<SessionRecord[]> {
+    const where = whereClause(selector);
+    if (!where) return [];
+    const sql = `SELECT data, last_seen_at FROM sessions WHERE ${where.sql} AND expires_at > ?`;
+    const rows = this.#run(() => this.#db.prepare(sql).all(...where.values, this.#now())) as Array<{
+      data: string;
+      last_seen_at: number;
+    }>;
+    return rows.map((row) => {
+      const record = JSON.parse(row.data) as SessionRecord;
+      record.lastSeenAt = Math.max(record.lastSeenAt, row.last_seen_at);
+      return record;
+    });
+  }
+
   async deleteWhere(selector: SessionSelector): Promise<number> {
-    const clauses: string[] = [];
-    const values: string[] = [];
-    for (const column of ['app', 'sub', 'sid'] as const) {
-      const value = selector[column];
-      if (value === undefined) continue;
-      clauses.push(`${column} = ?`);
-      values.push(value);
-    }
-    if (!clauses.length) return 0;
-    const sql = `DELETE FROM sessions WHERE ${clauses.join(' AND ')}`;
-    const result = this.#run(() => this.#db.prepare(sql).run(...values));
+    const where = whereClause(selector);
+    if (!where) return 0;
+    const sql = `DELETE FROM sessions WHERE ${where.sql}`;
+    const result = this.#run(() => this.#db.prepare(sql).run(...where.values));
     return Number(result.changes);
   }
 
@@ -180,4 +188,16 @@ export class SqliteSessionStore implements SessionStore {
       });
     }
   }
+}
+
+function whereClause(selector: SessionSelector): { sql: string; values: string[] } | undefined {
+  const clauses: string[] = [];
+  const values: string[] = [];
+  for (const column of ['app', 'sub', 'sid'] as const) {
+    const value = selector[column];
+    if (value === undefined) continue;
+    clauses.push(`${column} = ?`);
+    values.push(value);
+  }
+  return clauses.length ? { sql: clauses.join(' AND '), values } : undefined;
 }

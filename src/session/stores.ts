@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.ts';
-import { GatehouseError } from '../errors.ts';
 import { MemorySessionStore } from './memory-store.ts';
+import { RedisSessionStore } from './redis-store.ts';
 import type { SessionStore } from './record.ts';
 import { SqliteSessionStore } from './sqlite-store.ts';
 
@@ -11,9 +11,7 @@ export async function openSessionStore(session: Config['session']): Promise<Sess
     case 'sqlite':
       return new SqliteSessionStore(session.sqlite_path);
     case 'redis':
-      throw new GatehouseError(
-        'GATEHOUSE_ERR_CONFIG',
-        'session.store: redis is not available in this version',
-      );
+      // Connects in the background: a store that is down at boot gives 503s, not a failed start.
+      return new RedisSessionStore({ url: session.redis_url });
   }
 }
