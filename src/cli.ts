@@ -31,7 +31,8 @@ export async function startGatehouse(
 ): Promise<Running> {
   const log = options.log ?? createLogger(config.log_level);
   const ownsStore = !options.store;
-  const store = options.store ?? (await openSessionStore(config.session));
+  const store =
+    options.store ?? (await openSessionStore(config.session, { onRedisError: throttled(log) }));
   const gatehouse = new Gatehouse({ config, store, log });
   const server = gatehouse.createServer();
   const { host, port } = parseListen(config.listen);
@@ -57,6 +58,17 @@ export async function startGatehouse(
       await gatehouse.close();
       if (ownsStore && !keepStore) await store.close();
     },
+  };
+}
+
+/** Connection errors of a store that is down arrive every second; log one per half minute. */
+function throttled(log: ReturnType<typeof createLogger>): (error: Error) => void {
+  let last = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now - last < 30_000) return;
+    last = now;
+    log.error({ event: 'session_store_connection_failed', store: 'redis', err: error });
   };
 }
 

@@ -64,16 +64,19 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv):
 
 type At = (offset: number, message: string) => ConfigProblem;
 
+/** Scalars whose variable was unset: their own validation errors would only repeat the news. */
+const unsetNodes = new WeakSet<object>();
+
 function interpolate(doc: Document, env: NodeJS.ProcessEnv, at: At): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   visit(doc, {
-    Scalar(_key, node, path) {
-      void path;
+    Scalar(_key, node) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
       node.value = node.value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
         const value = env[name];
         if (value === undefined) {
           problems.push(at(node.range?.[0] ?? 0, `environment variable ${name} is not set`));
+          unsetNodes.add(node);
           return '';
         }
         return value;
@@ -100,6 +103,7 @@ function locate(doc: Document, issue: z.core.$ZodIssue, at: At): ConfigProblem[]
   }
 
   const node = nearestNode(doc, path);
+  if (node && unsetNodes.has(node)) return [];
   const missing = issue.code === 'invalid_type' && issue.input === undefined;
   const message = missing ? `${name} is required` : `${name}: ${issue.message}`;
   return [at(offset(node), message)];
@@ -121,6 +125,11 @@ function resolvePaths(config: Config, base: string): Config {
   return {
     ...config,
     session: { ...config.session, sqlite_path: resolve(base, config.session.sqlite_path) },
+    applications: config.applications.map((app) =>
+      app.internal_host_ca_file
+        ? { ...app, internal_host_ca_file: resolve(base, app.internal_host_ca_file) }
+        : app,
+    ),
   };
 }
 

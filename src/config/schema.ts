@@ -82,10 +82,62 @@ const oidcSchema = z.strictObject({
   scopes: z.array(z.string()).default(['openid', 'profile', 'email']),
 });
 
-const accessSchema = z.strictObject({
+/** One claim test: exactly one of `equals`, `in` or `matches` (a regex, anchored as written). */
+const claimMatcherSchema = z
+  .strictObject({
+    claim: z.string().min(1),
+    equals: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    in: z.array(z.union([z.string(), z.number(), z.boolean()])).optional(),
+    matches: z.string().optional(),
+  })
+  .superRefine((matcher, ctx) => {
+    const given = ['equals', 'in', 'matches'].filter(
+      (key) => matcher[key as keyof typeof matcher] !== undefined,
+    );
+    if (given.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of equals, in or matches' });
+    }
+    if (matcher.matches !== undefined) {
+      try {
+        new RegExp(matcher.matches);
+      } catch (error) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['matches'],
+          message: `invalid regular expression: ${(error as Error).message}`,
+        });
+      }
+    }
+  });
+
+const admissionLists = {
   groups: z.array(z.string()).default([]),
   emails: z.array(z.string()).default([]),
   email_domains: z.array(z.string()).default([]),
+  claims: z.array(claimMatcherSchema).default([]),
+};
+
+const accessRuleSchema = z.strictObject({
+  path_prefix: z
+    .string()
+    .refine(
+      (prefix) =>
+        /^\/[^?#;\\\s]*$/.test(prefix) &&
+        !prefix.includes('//') &&
+        !prefix.split('/').some((segment) => segment === '.' || segment === '..'),
+      'must be a canonical path such as /admin (no //, dot segments, ?, #, ; or \\)',
+    )
+    .default('/'),
+  methods: z
+    .array(z.string().regex(/^[A-Za-z]+$/, 'an HTTP method such as GET'))
+    .transform((methods) => methods.map((method) => method.toUpperCase()))
+    .default([]),
+  ...admissionLists,
+});
+
+const accessSchema = z.strictObject({
+  ...admissionLists,
+  rules: z.array(accessRuleSchema).default([]),
 });
 
 const applicationSchema = z
@@ -95,15 +147,30 @@ const applicationSchema = z
     external_host: externalHost,
     internal_host: httpUrl.optional(),
     internal_host_ssl_validation: z.boolean().default(true),
+    internal_host_ca_file: z.string().optional(),
+    pass_host_header: z.boolean().default(true),
+    upstream_timeout: duration.default(60_000),
+    pass_authorization_header: z.boolean().default(false),
     cookie_domain: z.string().optional(),
     skip_path_regex: regexList.default([]),
     header_sets: z.array(z.enum(headerSetNames)).min(1).default(['authentik']),
     allow_preflight: z.boolean().default(false),
-    access: accessSchema.default({ groups: [], emails: [], email_domains: [] }),
+    access: accessSchema.default({
+      groups: [],
+      emails: [],
+      email_domains: [],
+      claims: [],
+      rules: [],
+    }),
     intercept_header_auth: z.boolean().default(false),
+    bearer_audience: z.string().min(1).optional(),
     basic_auth_enabled: z.boolean().default(false),
     basic_auth_user_attribute: z.string().default(''),
     basic_auth_password_attribute: z.string().default(''),
+    custom_headers: z
+      .record(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name'), z.string())
+      .default({}),
+    max_groups_header_bytes: z.number().int().min(64).default(2048),
     oidc: oidcSchema,
   })
   .superRefine((app, ctx) => {
@@ -127,6 +194,8 @@ const sessionSchema = z.strictObject({
   store: z.enum(['sqlite', 'memory', 'redis']).default('sqlite'),
   sqlite_path: z.string().default('./data/sessions.sqlite'),
   redis_url: z.string().default('redis://127.0.0.1:6379/0'),
+  redis_timeout: duration.default(1000),
+  redis_key_prefix: z.string().default('gatehouse:'),
   lifetime: duration.default(24 * 3_600_000),
   idle_timeout: duration.default(8 * 3_600_000),
   revalidate_interval: duration.default(5 * 60_000),
@@ -157,14 +226,7 @@ export const configSchema = z
     log_level: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
       .default('info'),
-    session: sessionSchema.default({
-      store: 'sqlite',
-      sqlite_path: './data/sessions.sqlite',
-      redis_url: 'redis://127.0.0.1:6379/0',
-      lifetime: 24 * 3_600_000,
-      idle_timeout: 8 * 3_600_000,
-      revalidate_interval: 5 * 60_000,
-    }),
+    session: sessionSchema.prefault({}),
     applications: z.array(applicationSchema).min(1, 'at least one application is required'),
   })
   .superRefine((config, ctx) => {

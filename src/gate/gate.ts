@@ -1,14 +1,18 @@
 /**
  * The forward-auth decision: (original request, application, session) → Decision. Every path
- * that does not end in a validated session or a declared exemption ends in a challenge or error.
+ * that does not end in a validated session, a verified credential or a declared exemption ends
+ * in a challenge or error.
  * @module
  */
 import type { Logger } from 'pino';
 import { parseCookies } from '../http/cookies.ts';
 import { emptyIdentityHeaders, identityHeaders } from '../identity/header-sets.ts';
+import { bearerToken, type BearerVerifier } from '../oidc/bearer-token.ts';
 import type { Application } from '../server/application.ts';
+import type { Claims } from '../session/record.ts';
 import type { Sessions, ValidatedSession } from '../session/sessions.ts';
 import { deniedBy } from './access-policy.ts';
+import { canonicalPath } from './canonical-path.ts';
 import type { Decision } from './decision.ts';
 import { findExemption } from './exemptions.ts';
 import type { OriginalRequest } from './original-request.ts';
@@ -16,17 +20,28 @@ import { isNavigation } from './request-kind.ts';
 
 const RETRY_AFTER_SECONDS = 5;
 
+type Judged = { request: OriginalRequest; app: Application; rulePath: string };
+
 export class Gate {
   readonly #sessions: Sessions;
+  readonly #bearer: BearerVerifier | undefined;
   readonly #log: Logger;
 
-  constructor(options: { sessions: Sessions; log: Logger }) {
+  constructor(options: { sessions: Sessions; bearer?: BearerVerifier; log: Logger }) {
     this.#sessions = options.sessions;
+    this.#bearer = options.bearer;
     this.#log = options.log;
   }
 
   async decide(request: OriginalRequest, app: Application): Promise<Decision> {
-    const exemption = findExemption(app, request);
+    const path = canonicalPath(request.target);
+    if (!path.ok) {
+      this.#log.info({ event: 'path_refused', app: app.name, reason: path.reason });
+      return { kind: 'bad_request', reason: path.reason };
+    }
+    const judged = { request, app, rulePath: path.rulePath };
+
+    const exemption = findExemption(app, request, path);
     if (exemption) {
       return {
         kind: 'allow',
@@ -36,6 +51,9 @@ export class Gate {
       };
     }
 
+    const token = app.config.intercept_header_auth ? bearerToken(request.headers) : undefined;
+    if (token !== undefined && this.#bearer) return this.#credential(judged, token);
+
     const lookup = await this.#sessions.load(
       app.name,
       app.cookie,
@@ -43,7 +61,7 @@ export class Gate {
     );
     switch (lookup.kind) {
       case 'valid':
-        return this.#admit(app, lookup.session);
+        return this.#admitSession(judged, lookup.session);
       case 'unavailable':
         this.#log.error({ event: 'session_store_unavailable', app: app.name, err: lookup.error });
         return { kind: 'unavailable', retryAfterSeconds: RETRY_AFTER_SECONDS, error: lookup.error };
@@ -61,17 +79,49 @@ export class Gate {
     }
   }
 
-  #admit(app: Application, session: ValidatedSession): Decision {
-    const rule = deniedBy(app, session.claims);
-    if (rule) {
-      this.#log.info({ event: 'access_denied', app: app.name, sub: session.sub, rule });
-      return { kind: 'forbidden', session, rule };
+  async #credential(judged: Judged, token: string): Promise<Decision> {
+    const { app } = judged;
+    const outcome = await this.#bearer!.verify(app, token);
+    switch (outcome.kind) {
+      case 'invalid':
+        this.#log.info({ event: 'bearer_rejected', app: app.name, reason: outcome.reason });
+        return { kind: 'invalid_credential', reason: outcome.reason };
+      case 'unavailable':
+        this.#log.error({ event: 'bearer_keys_unavailable', app: app.name, err: outcome.error });
+        return {
+          kind: 'unavailable',
+          retryAfterSeconds: RETRY_AFTER_SECONDS,
+          error: outcome.error,
+        };
+      case 'verified': {
+        const { credential } = outcome;
+        const rule = this.#denied(judged, credential.sub, credential.claims);
+        if (rule) return { kind: 'forbidden', claims: credential.claims, rule };
+        const headers = identityHeaders(
+          app.config.header_sets,
+          { claims: credential.claims },
+          { app: app.name, provider: app.name },
+        );
+        return { kind: 'allow', basis: 'credential', credential, headers };
+      }
     }
+  }
+
+  #admitSession(judged: Judged, session: ValidatedSession): Decision {
+    const { app } = judged;
+    const rule = this.#denied(judged, session.sub, session.claims);
+    if (rule) return { kind: 'forbidden', claims: session.claims, rule };
     const headers = identityHeaders(
       app.config.header_sets,
       { claims: session.claims, accessToken: session.accessToken },
       { app: app.name, provider: app.name },
     );
     return { kind: 'allow', basis: 'session', session, headers };
+  }
+
+  #denied({ app, request, rulePath }: Judged, sub: string, claims: Claims): string | undefined {
+    const rule = deniedBy(app.access, claims, { path: rulePath, method: request.method });
+    if (rule) this.#log.info({ event: 'access_denied', app: app.name, sub, rule, path: rulePath });
+    return rule;
   }
 }

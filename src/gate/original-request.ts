@@ -7,5 +7,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 export type OriginalRequest = {
   method: string;
   url: URL;
+  /**
+   * The path and query exactly as they arrived, before any URL parser resolved dot segments or
+   * backslashes: what the application itself will be asked for, so what skip and access rules
+   * judge.
+   */
+  target: string;
   headers: IncomingHttpHeaders;
 };

@@ -11,6 +11,7 @@ import { clearCookie, serializeCookie, type CookieJar } from '../http/cookies.ts
 import type { Application } from '../server/application.ts';
 import type { Claims } from '../session/record.ts';
 import type { ProviderConfigs } from './provider-configs.ts';
+import type { ReturnUrl } from './return-url.ts';
 import { seal, unseal } from './seal.ts';
 
 export const FLOW_COOKIE_PREFIX = 'gatehouse_flow_';
@@ -41,7 +42,8 @@ export type FlowOutcome =
   /** No matching flow cookie: restart (bounded by `attempt`), returning to `returnTo`. */
   | { kind: 'unknown_flow'; returnTo: string | undefined; attempt: number; reason: string }
   | { kind: 'provider_error'; error: string; description: string | undefined }
-  | { kind: 'failed'; error: Error };
+  /** The provider would not exchange the code; `returnTo` and `attempt` come from the state. */
+  | { kind: 'failed'; error: Error; returnTo: string; attempt: number };
 
 export class LoginFlows {
   readonly #configs: ProviderConfigs;
@@ -54,10 +56,13 @@ export class LoginFlows {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The provider URL to send the browser to and the cookies that go with it. */
+  /**
+   * The provider URL to send the browser to and the cookies that go with it. The return URL is
+   * sealed into `state` here, already checked: the callback never takes one from its query.
+   */
   async start(
     app: Application,
-    returnTo: string,
+    returnTo: ReturnUrl,
     cookies: CookieJar,
     attempt = 0,
   ): Promise<{ location: string; setCookies: string[] }> {
@@ -156,7 +161,7 @@ export class LoginFlows {
         clearFlowCookie: clearCookie(cookieName, flowCookieAttributes(app)),
       };
     } catch (error) {
-      return { kind: 'failed', error: error as Error };
+      return { kind: 'failed', error: error as Error, returnTo: state.r, attempt: state.a };
     }
   }
 

@@ -1,15 +1,19 @@
 /**
- * Proxy mode: forwards an allowed request to the application's internal address, streaming the
- * body both ways, with inbound identity headers and Gatehouse's cookies removed and its own added.
+ * Proxy mode: forwards an allowed request to the application's internal address with
+ * http-proxy-3, streaming bodies both ways and tunnelling websocket upgrades. Before forwarding,
+ * every inbound identity header and Gatehouse's own cookies are removed and its own headers added.
  * @module
  */
+import { readFileSync } from 'node:fs';
 import http, {
+  type IncomingHttpHeaders,
   type IncomingMessage,
-  type OutgoingHttpHeaders,
   type ServerResponse,
 } from 'node:http';
 import https from 'node:https';
-import { pipeline } from 'node:stream';
+import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import type { IdentityHeaders } from '../identity/header-sets.ts';
 import { isIdentityHeader, withoutOwnCookies } from '../identity/strip.ts';
@@ -17,6 +21,7 @@ import { FLOW_COOKIE_PREFIX } from '../oidc/login-flow.ts';
 import type { Application } from '../server/application.ts';
 import { json, send } from '../server/replies.ts';
 
+/** Connection-level headers of one hop; never forwarded (RFC 9110 section 7.6.1). */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -29,25 +34,46 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-export type UpstreamOptions = { connectTimeoutMs: number; responseTimeoutMs: number };
+export type UpstreamTimeouts = { connectTimeoutMs: number; responseTimeoutMs: number };
 
+export type Forwarding = {
+  identity: IdentityHeaders;
+  peer: string;
+  /** Keep the client's Authorization header (off unless the application asks for it). */
+  passAuthorization: boolean;
+};
+
+/**
+ * The headers the application receives: the client's, less hop-by-hop headers, identity headers
+ * in any spelling, forwarding headers and Gatehouse's cookies, plus Gatehouse's own.
+ */
 export function upstreamHeaders(
   req: IncomingMessage,
   app: Application,
-  identity: IdentityHeaders,
-  peer: string,
-): OutgoingHttpHeaders {
-  const connectionListed = new Set(
+  forwarding: Forwarding,
+  websocket = false,
+): IncomingHttpHeaders {
+  const listed = new Set(
     String(req.headers.connection ?? '')
       .split(',')
       .map((token) => token.trim().toLowerCase()),
   );
-  const headers: OutgoingHttpHeaders = {};
+  const headers: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(req.headers)) {
-    const lower = name.toLowerCase();
-    if (value === undefined || HOP_BY_HOP.has(lower) || connectionListed.has(lower)) continue;
-    if (isIdentityHeader(lower) || lower === 'cookie' || lower.startsWith('x-forwarded-')) continue;
-    headers[lower] = value;
+    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    if (
+      isIdentityHeader(name) ||
+      name === 'cookie' ||
+      name.startsWith('x-forwarded-') ||
+      name === 'forwarded'
+    )
+      continue;
+    if (name === 'authorization' && !forwarding.passAuthorization) continue;
+    headers[name] = value;
+  }
+  if (websocket) {
+    headers.connection = 'Upgrade';
+    headers.upgrade = req.headers.upgrade;
   }
 
   const cookie = withoutOwnCookies(
@@ -55,59 +81,119 @@ export function upstreamHeaders(
     (name) => name === app.cookie.name || name.startsWith(FLOW_COOKIE_PREFIX),
   );
   if (cookie) headers.cookie = cookie;
-  headers['x-forwarded-for'] = peer;
+  headers['x-forwarded-for'] = forwarding.peer;
   headers['x-forwarded-proto'] = app.origin.protocol.slice(0, -1);
   headers['x-forwarded-host'] = req.headers.host ?? app.origin.host;
-  for (const [name, value] of Object.entries(identity)) headers[name] = value;
+  if (!app.config.pass_host_header) headers.host = new URL(app.config.internal_host!).host;
+  for (const [name, value] of Object.entries(forwarding.identity))
+    headers[name.toLowerCase()] = value;
   return headers;
 }
 
-export function forwardToUpstream(
-  req: IncomingMessage,
-  res: ServerResponse,
-  app: Application,
-  identity: IdentityHeaders,
-  options: { peer: string; log: Logger; timeouts: UpstreamOptions },
-): void {
-  const target = new URL(app.config.internal_host!);
-  const transport = target.protocol === 'https:' ? https : http;
-  const upstream = transport.request({
-    protocol: target.protocol,
-    hostname: target.hostname,
-    port: target.port || undefined,
-    method: req.method,
-    path: `${target.pathname.replace(/\/$/, '')}${req.url ?? '/'}`,
-    headers: upstreamHeaders(req, app, identity, options.peer),
-    rejectUnauthorized: app.config.internal_host_ssl_validation,
-    timeout: options.timeouts.connectTimeoutMs,
-  });
+/** One proxy per application, created on first use. */
+export class Upstreams {
+  readonly #proxies = new Map<string, { proxy: ProxyServer; upgrades: http.Agent }>();
+  readonly #log: Logger;
 
-  const fail = (status: 502 | 504, cause: string, error?: Error) => {
-    options.log.warn({ event: 'upstream_failed', app: app.name, status, cause, err: error });
-    if (!res.headersSent)
-      send(
-        res,
-        json(status, { error: status === 504 ? 'upstream_timeout' : 'bad_gateway', cause }),
-      );
-    else res.destroy();
-  };
+  constructor(options: { log: Logger }) {
+    this.#log = options.log;
+  }
 
-  upstream.on('timeout', () => {
-    upstream.destroy();
-    fail(504, 'upstream did not answer in time');
-  });
-  upstream.on('error', (error) =>
-    fail(502, (error as NodeJS.ErrnoException).code ?? error.message, error),
-  );
-  upstream.on('response', (answer) => {
-    upstream.setTimeout(0);
-    const headers: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+  web(req: IncomingMessage, res: ServerResponse, app: Application, forwarding: Forwarding): void {
+    req.headers = upstreamHeaders(req, app, forwarding);
+    this.#proxy(app).proxy.web(req, res);
+  }
+
+  websocket(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    app: Application,
+    forwarding: Forwarding,
+  ): void {
+    req.headers = upstreamHeaders(req, app, forwarding, true);
+    const { proxy, upgrades } = this.#proxy(app);
+    proxy.ws(req, socket, head, { agent: upgrades });
+  }
+
+  close(): void {
+    for (const { proxy } of this.#proxies.values()) proxy.close();
+    this.#proxies.clear();
+  }
+
+  #proxy(app: Application): { proxy: ProxyServer; upgrades: http.Agent } {
+    const existing = this.#proxies.get(app.name);
+    if (existing) return existing;
+
+    const config = app.config;
+    const internal = new URL(config.internal_host!);
+    const secure = internal.protocol === 'https:';
+    const ca = config.internal_host_ca_file
+      ? readFileSync(config.internal_host_ca_file, 'utf8')
+      : undefined;
+    // The certificate is checked against the internal host, as the address Gatehouse dials,
+    // not against the external Host header that is passed on.
+    const agent = (keepAlive: boolean) =>
+      secure
+        ? new https.Agent({
+            keepAlive,
+            rejectUnauthorized: config.internal_host_ssl_validation,
+            servername: isIP(internal.hostname) ? '' : internal.hostname,
+            ...(ca ? { ca } : {}),
+          })
+        : new http.Agent({ keepAlive });
+    const proxy = createProxyServer({
+      target: internal.href,
+      agent: agent(true),
+      ws: true,
+      xfwd: false,
+      secure: config.internal_host_ssl_validation,
+      proxyTimeout: config.upstream_timeout,
+      prependPath: true,
+    });
+    proxy.on('error', (error, req, target) =>
+      this.#failed(app, error as NodeJS.ErrnoException, req, target),
+    );
+    // An upgraded connection leaves the pool for good, so upgrades get a pool that does not keep any.
+    const upgrades = agent(false);
+    const entry = { proxy, upgrades };
+    this.#proxies.set(app.name, entry);
+    return entry;
+  }
+
+  #failed(
+    app: Application,
+    error: NodeJS.ErrnoException,
+    req: IncomingMessage,
+    target: unknown,
+  ): void {
+    // proxyTimeout destroys the upstream request, which surfaces as a reset before any answer.
+    const timedOut =
+      error.code === 'ECONNRESET' || error.code === 'ETIMEDOUT' || error.name === 'TimeoutError';
+    const status = timedOut ? 504 : 502;
+    const cause = error.code ?? error.message;
+    this.#log.warn({ event: 'upstream_failed', app: app.name, status, cause, path: req.url });
+
+    if (isResponse(target)) {
+      if (!target.headersSent) {
+        send(
+          target,
+          json(status, { error: status === 504 ? 'upstream_timeout' : 'bad_gateway', cause }),
+        );
+      } else {
+        target.destroy();
+      }
+      return;
     }
-    res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
-    pipeline(answer, res, () => {});
-  });
-  upstream.setTimeout(options.timeouts.responseTimeoutMs);
-  pipeline(req, upstream, () => {});
+    const socket = target as Duplex | undefined;
+    if (socket && !socket.destroyed) {
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 504 ? 'Gateway Timeout' : 'Bad Gateway'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      );
+    }
+  }
+}
+
+function isResponse(value: unknown): value is ServerResponse {
+  return typeof value === 'object' && value !== null && 'writeHead' in value;
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import type { ApplicationConfig, Config } from '../config/schema.ts';
+import { compileAccess, type AccessPolicy } from '../gate/access-policy.ts';
 import { sessionCookieSpec, type SessionCookieSpec } from '../session/session-cookie.ts';
 
 export type Application = {
@@ -16,6 +17,7 @@ export type Application = {
   readonly callbackUrl: string;
   readonly pathPrefix: string;
   readonly skip: readonly RegExp[];
+  readonly access: AccessPolicy;
   /** For `forward_domain`: the lower-cased cookie domain without a leading dot. */
   readonly domain?: string;
 };
@@ -31,6 +33,7 @@ export function buildApplication(config: ApplicationConfig, root: Config): Appli
     callbackUrl: `${origin.origin}${root.path_prefix}/callback`,
     pathPrefix: root.path_prefix,
     skip: config.skip_path_regex.map((pattern) => new RegExp(pattern)),
+    access: compileAccess(config.access),
     ...(config.mode === 'forward_domain' && domain ? { domain } : {}),
   };
 }

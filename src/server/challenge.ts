@@ -8,11 +8,14 @@ import { GatehouseError } from '../errors.ts';
 import type { Flavour } from '../forward/adapters.ts';
 import type { Allow, Decision } from '../gate/decision.ts';
 import type { OriginalRequest } from '../gate/original-request.ts';
-import { isSafeMethod } from '../gate/request-kind.ts';
+import { isNavigation, isSafeMethod } from '../gate/request-kind.ts';
 import { parseCookies } from '../http/cookies.ts';
 import type { LoginFlows } from '../oidc/login-flow.ts';
+import { looksLikeCookieLoop } from '../oidc/sign-in-marker.ts';
+import { resolveReturnUrl, type ReturnUrl } from '../oidc/return-url.ts';
 import { clearSessionCookie } from '../session/session-cookie.ts';
 import type { Application } from './application.ts';
+import { cookiesNotKeptPage } from './pages.ts';
 import { json, page, redirect, type Reply } from './replies.ts';
 
 export type Responder = Flavour | 'proxy';
@@ -25,7 +28,7 @@ export type ChallengeContext = {
   log: Logger;
 };
 
-export function startUrl(app: Application, returnTo: string): string {
+export function startUrl(app: Application, returnTo: ReturnUrl): string {
   return `${app.origin.origin}${app.pathPrefix}/start?rd=${encodeURIComponent(returnTo)}`;
 }
 
@@ -41,15 +44,27 @@ export async function challenge(
 
   switch (decision.kind) {
     case 'login':
-      return login(decision.returnTo, clear, context);
+      return login(resolveReturnUrl(decision.returnTo, app), clear, context);
     case 'unauthenticated':
       return json(
         401,
-        { error: 'unauthenticated', login_url: startUrl(app, request.url.href) },
+        {
+          error: 'unauthenticated',
+          login_url: startUrl(app, resolveReturnUrl(request.url.href, app)),
+        },
         clear.length ? { 'Set-Cookie': clear } : {},
       );
+    case 'invalid_credential':
+      // A machine client cannot follow a login; it needs to know its token was refused.
+      return json(
+        401,
+        { error: 'invalid_token', reason: decision.reason },
+        { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+      );
     case 'forbidden':
-      return forbidden(app, decision.session.claims, responder);
+      return isNavigation(request.headers)
+        ? forbidden(app, decision.claims, responder)
+        : json(403, { error: 'forbidden' });
     case 'unavailable':
       return unavailable(decision.retryAfterSeconds);
     case 'bad_request':
@@ -57,7 +72,11 @@ export async function challenge(
   }
 }
 
-async function login(returnTo: string, clear: string[], context: ChallengeContext): Promise<Reply> {
+async function login(
+  returnTo: ReturnUrl,
+  clear: string[],
+  context: ChallengeContext,
+): Promise<Reply> {
   const { app, request, responder, flows } = context;
   const status = isSafeMethod(request.method) ? 302 : 303;
 
@@ -76,12 +95,18 @@ async function login(returnTo: string, clear: string[], context: ChallengeContex
   if (request.url.origin !== app.origin.origin)
     return redirect(status, startUrl(app, returnTo), clear);
 
+  const cookies = parseCookies(request.headers.cookie);
+  // Two sign-ins in a row that did not leave a session behind: the browser drops the cookie.
+  if (looksLikeCookieLoop(cookies)) {
+    context.log.warn({
+      event: 'login_loop_stopped',
+      app: app.name,
+      reason: 'session cookie not kept',
+    });
+    return cookiesNotKeptPage(app, returnTo);
+  }
   try {
-    const { location, setCookies } = await flows.start(
-      app,
-      returnTo,
-      parseCookies(request.headers.cookie),
-    );
+    const { location, setCookies } = await flows.start(app, returnTo, cookies);
     return redirect(status, location, [...clear, ...setCookies]);
   } catch (error) {
     context.log.error({ event: 'login_start_failed', app: app.name, err: error });

@@ -9,15 +9,17 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { isStoreUnavailable } from '../errors.ts';
 import { adapt, type Flavour } from '../forward/adapters.ts';
+import { singleHeader } from '../forward/forwarded-headers.ts';
 import { normalisePeer, TrustedProxies } from '../forward/trusted-proxies.ts';
 import type { Decision } from '../gate/decision.ts';
 import { Gate } from '../gate/gate.ts';
 import type { OriginalRequest } from '../gate/original-request.ts';
 import { BackchannelLogout } from '../oidc/backchannel-logout.ts';
+import { BearerVerifier } from '../oidc/bearer-token.ts';
 import { LoginFlows } from '../oidc/login-flow.ts';
 import { ProviderConfigs } from '../oidc/provider-configs.ts';
 import { OidcTokenRenewer } from '../oidc/token-renewer.ts';
-import { forwardToUpstream } from '../proxy/upstream.ts';
+import { Upstreams, type Forwarding } from '../proxy/upstream.ts';
 import { deriveKeys } from '../session/keys.ts';
 import type { SessionStore } from '../session/record.ts';
 import { Renewal } from '../session/renewal.ts';
@@ -45,6 +47,7 @@ export class Gatehouse {
   readonly #flows: LoginFlows;
   readonly #trusted: TrustedProxies;
   readonly #backchannel: BackchannelLogout;
+  readonly #upstreams: Upstreams;
   readonly #log: Logger;
   readonly #prefix: string;
 
@@ -74,7 +77,11 @@ export class Gatehouse {
       ...clock,
     });
     this.#flows = new LoginFlows({ configs, key: keys.flowEncryption, ...(now ? { now } : {}) });
-    this.#gate = new Gate({ sessions: this.sessions, log });
+    this.#gate = new Gate({
+      sessions: this.sessions,
+      bearer: new BearerVerifier({ configs, clockLeewayMs: config.clock_leeway }),
+      log,
+    });
     this.#signIn = new SignIn({
       flows: this.#flows,
       sessions: this.sessions,
@@ -83,6 +90,7 @@ export class Gatehouse {
       log,
     });
     this.#trusted = new TrustedProxies(config.trusted_proxies);
+    this.#upstreams = new Upstreams({ log });
     this.#backchannel = new BackchannelLogout({
       configs,
       sessions: this.sessions,
@@ -101,8 +109,8 @@ export class Gatehouse {
         else res.destroy();
       });
     });
-    server.on('upgrade', (req, socket) => {
-      this.#upgrade(req, socket).catch((error: unknown) => {
+    server.on('upgrade', (req, socket, head) => {
+      this.#upgrade(req, socket, head).catch((error: unknown) => {
         this.#log.error({ event: 'upgrade_failed', err: error });
         socket.destroy();
       });
@@ -126,6 +134,7 @@ export class Gatehouse {
   }
 
   async close(): Promise<void> {
+    this.#upstreams.close();
     await this.sessions.close();
   }
 
@@ -154,7 +163,7 @@ export class Gatehouse {
       case '/callback':
         return this.#signIn.callback(app, query, req);
       case '/sign_out':
-        return this.#signIn.signOut(app, req);
+        return this.#signIn.signOut(app, query, req);
     }
     return json(404, { error: 'not_found' });
   }
@@ -237,7 +246,10 @@ export class Gatehouse {
   }
 
   async #proxy(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const app = this.router.route(req.headers.host);
+    // Node keeps the first of two Host headers; a front proxy may have routed on the second.
+    const host = singleHeader(req, 'host');
+    if (!host.ok) return send(res, json(400, { error: 'bad_request', reason: host.reason }));
+    const app = this.router.route(host.value);
     if (!app || app.config.mode !== 'proxy') {
       return send(res, json(404, { error: 'not_found', reason: 'no application for this host' }));
     }
@@ -252,29 +264,50 @@ export class Gatehouse {
         req.method === 'HEAD',
       );
     }
-    forwardToUpstream(req, res, app, decision.headers, {
-      peer: normalisePeer(req.socket.remoteAddress ?? ''),
-      log: this.#log,
-      timeouts: { connectTimeoutMs: 10_000, responseTimeoutMs: 60_000 },
-    });
+    this.#upstreams.web(req, res, app, this.#forwarding(req, app, decision.headers));
   }
 
-  async #upgrade(req: IncomingMessage, socket: Duplex): Promise<void> {
-    const app = this.router.route(req.headers.host);
+  #forwarding(
+    req: IncomingMessage,
+    app: Application,
+    identity: Forwarding['identity'],
+  ): Forwarding {
+    return {
+      identity,
+      peer: normalisePeer(req.socket.remoteAddress ?? ''),
+      passAuthorization: app.config.pass_authorization_header,
+    };
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const host = singleHeader(req, 'host');
+    if (!host.ok) return writeRaw(socket, 400, { error: 'bad_request', reason: host.reason });
+    const app = this.router.route(host.value);
     if (!app || app.config.mode !== 'proxy') return writeRaw(socket, 404, { error: 'not_found' });
     const decision = await this.#gate.decide(this.#proxiedRequest(req, app), app);
     if (decision.kind !== 'allow') {
       const status =
-        decision.kind === 'unavailable' ? 503 : decision.kind === 'forbidden' ? 403 : 401;
+        decision.kind === 'unavailable'
+          ? 503
+          : decision.kind === 'forbidden'
+            ? 403
+            : decision.kind === 'bad_request'
+              ? 400
+              : 401;
       return writeRaw(socket, status, { error: decision.kind });
     }
-    // Limitation: upgrades are authenticated but not yet tunnelled to the application.
-    return writeRaw(socket, 501, { error: 'websockets_not_supported' });
+    this.#upstreams.websocket(req, socket, head, app, this.#forwarding(req, app, decision.headers));
   }
 
+  /**
+   * Proxy mode is the edge: the request is judged as it arrived, on the application's own origin
+   * and the raw target, and forwarding headers from any peer are ignored (and never forwarded).
+   */
   #proxiedRequest(req: IncomingMessage, app: Application): OriginalRequest {
-    const url = URL.parse(req.url ?? '/', app.origin.origin) ?? new URL(app.origin.origin);
-    return { method: req.method ?? 'GET', url, headers: req.headers };
+    const target = req.url ?? '/';
+    // Appended, not resolved: `//evil.example/x` resolved against the origin would be another host.
+    const url = URL.parse(`${app.origin.origin}${target}`) ?? new URL(app.origin.origin);
+    return { method: req.method ?? 'GET', url, target, headers: req.headers };
   }
 
   #challenge(

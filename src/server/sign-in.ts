@@ -8,11 +8,13 @@ import type { Logger } from 'pino';
 import { parseCookies, type CookieJar } from '../http/cookies.ts';
 import type { LoginFlows, SignedIn } from '../oidc/login-flow.ts';
 import type { ProviderConfigs } from '../oidc/provider-configs.ts';
-import { resolveReturnUrl } from '../oidc/return-url.ts';
+import { resolveReturnUrl, type ReturnUrl } from '../oidc/return-url.ts';
+import { clearSignIns, looksLikeCookieLoop, markSignIn } from '../oidc/sign-in-marker.ts';
 import { clearSessionCookie, setSessionCookie } from '../session/session-cookie.ts';
 import type { Sessions } from '../session/sessions.ts';
 import type { Application, ApplicationRouter } from './application.ts';
 import { providerUnavailable, startUrl, unavailable } from './challenge.ts';
+import { cookiesNotKeptPage, exchangeFailedPage, signedOutPage } from './pages.ts';
 import { page, redirect, type Reply } from './replies.ts';
 
 /** After this many restarts of a flow whose cookie never came back, stop and explain (no loop). */
@@ -53,6 +55,14 @@ export class SignIn {
     const lookup = await this.#sessions.load(app.name, app.cookie, cookies);
     if (lookup.kind === 'valid') return redirect(302, returnTo);
     if (lookup.kind === 'unavailable') return unavailable(5);
+    if (looksLikeCookieLoop(cookies)) {
+      this.#log.warn({
+        event: 'login_loop_stopped',
+        app: app.name,
+        reason: 'session cookie not kept',
+      });
+      return cookiesNotKeptPage(app, returnTo);
+    }
     return this.#begin(
       app,
       returnTo,
@@ -68,7 +78,7 @@ export class SignIn {
 
     switch (outcome.kind) {
       case 'signed_in':
-        return this.#signedIn(app, outcome);
+        return this.#signedIn(app, outcome, cookies);
       case 'provider_error':
         this.#log.warn({
           event: 'login_refused',
@@ -83,11 +93,18 @@ export class SignIn {
             `The identity provider answered: ${outcome.error}${outcome.description ? ` (${outcome.description})` : ''}.`,
           ],
           {},
-          { href: startUrl(app, `${app.origin.origin}/`), text: 'Try again' },
+          { href: startUrl(app, resolveReturnUrl('/', app)), text: 'Try again' },
         );
       case 'failed':
         this.#log.warn({ event: 'login_failed', app: app.name, err: outcome.error });
-        return this.#restart(app, undefined, 0, cookies, 'the code exchange failed');
+        return this.#restart(
+          app,
+          outcome.returnTo,
+          outcome.attempt,
+          cookies,
+          'code exchange failed',
+          true,
+        );
       case 'unknown_flow':
         this.#log.info({
           event: 'login_flow_unknown',
@@ -99,12 +116,23 @@ export class SignIn {
     }
   }
 
-  async signOut(app: Application, req: IncomingMessage): Promise<Reply> {
+  /**
+   * `rd`, checked like every return target, is where the browser lands when the provider has no
+   * end-session endpoint; with one, the provider sends it to the registered `external_host/`.
+   */
+  async signOut(app: Application, query: URLSearchParams, req: IncomingMessage): Promise<Reply> {
     const cookies = parseCookies(req.headers.cookie);
     const lookup = await this.#sessions.load(app.name, app.cookie, cookies);
     if (lookup.kind === 'unavailable') return unavailable(5);
-    const clear = [clearSessionCookie(app.cookie), ...this.#flows.clearAll(app, cookies)];
-    if (lookup.kind !== 'valid') return signedOutPage(app, clear);
+    const clear = [
+      clearSessionCookie(app.cookie),
+      ...this.#flows.clearAll(app, cookies),
+      clearSignIns(),
+    ];
+    const rd = query.get('rd');
+    const landing = rd ? resolveReturnUrl(rd, app) : undefined;
+    const signedOut = () => (landing ? redirect(302, landing, clear) : signedOutPage(app, clear));
+    if (lookup.kind !== 'valid') return signedOut();
 
     const { sub, idToken } = lookup.session;
     // Every application signed in at the same provider ends here too: the provider session ends below.
@@ -120,12 +148,12 @@ export class SignIn {
     this.#log.info({ event: 'signed_out', app: app.name, sub });
 
     const endSession = await this.#endSessionUrl(app, idToken);
-    return endSession ? redirect(302, endSession, clear) : signedOutPage(app, clear);
+    return endSession ? redirect(302, endSession, clear) : signedOut();
   }
 
   async #begin(
     app: Application,
-    returnTo: string,
+    returnTo: ReturnUrl,
     cookies: CookieJar,
     attempt: number,
     extra: string[],
@@ -145,6 +173,7 @@ export class SignIn {
     attempt: number,
     cookies: CookieJar,
     reason: string,
+    exchangeFailed = false,
   ): Promise<Reply> {
     const returnTo = resolveReturnUrl(target, app);
     const lookup = await this.#sessions.load(app.name, app.cookie, cookies);
@@ -153,12 +182,12 @@ export class SignIn {
 
     if (attempt >= MAX_FLOW_RESTARTS) {
       this.#log.warn({ event: 'login_loop_stopped', app: app.name, reason, attempt });
-      return cookiesNotKeptPage(app, returnTo);
+      return exchangeFailed ? exchangeFailedPage(app, returnTo) : cookiesNotKeptPage(app, returnTo);
     }
     return this.#begin(app, returnTo, cookies, attempt + 1, []);
   }
 
-  async #signedIn(app: Application, outcome: SignedIn): Promise<Reply> {
+  async #signedIn(app: Application, outcome: SignedIn, cookies: CookieJar): Promise<Reply> {
     let created;
     try {
       created = await this.#sessions.create(app.name, outcome);
@@ -192,36 +221,4 @@ export class SignIn {
       return undefined;
     }
   }
-}
-
-function signedOutPage(app: Application, clear: string[]): Reply {
-  return page(
-    200,
-    'Signed out',
-    [`You are signed out of ${app.name}.`],
-    { 'Set-Cookie': clear },
-    {
-      href: `${app.origin.origin}/`,
-      text: 'Sign in again',
-    },
-  );
-}
-
-function cookiesNotKeptPage(app: Application, returnTo: string): Reply {
-  const secure = app.origin.protocol === 'https:';
-  return page(
-    400,
-    'Sign-in cannot finish: cookies are not kept',
-    [
-      'Your browser came back from the identity provider twice without the cookie Gatehouse set when the sign-in started, so signing in again would loop.',
-      'Likely causes: cookies are blocked for this site;' +
-        (secure
-          ? ' the site is configured as https:// but was opened over http:// (the cookie is Secure);'
-          : '') +
-        ' the address in the browser differs from the configured external_host ' +
-        `(${app.origin.origin}); or a cookie_domain that does not cover this host.`,
-    ],
-    {},
-    { href: startUrl(app, returnTo), text: 'Try once more' },
-  );
 }

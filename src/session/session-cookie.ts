@@ -42,8 +42,11 @@ export function storeKeyOf(key: Buffer, cookieValue: string): string | undefined
   const dot = cookieValue.indexOf('.');
   if (dot !== 43 || cookieValue.length !== 43 + 1 + 22) return undefined;
   const id = cookieValue.slice(0, dot);
-  const tag = Buffer.from(cookieValue.slice(dot + 1), 'base64url');
-  if (!constantTimeEqual(tag, hmac(key, id, TAG_BYTES))) return undefined;
+  // Compared as text: decoding would ignore the last character's spare bits and accept
+  // several spellings of one cookie.
+  const tag = Buffer.from(cookieValue.slice(dot + 1));
+  const expected = Buffer.from(hmac(key, id, TAG_BYTES).toString('base64url'));
+  if (!constantTimeEqual(tag, expected)) return undefined;
   return sha256(id);
 }
 

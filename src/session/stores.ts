@@ -4,7 +4,10 @@ import { RedisSessionStore } from './redis-store.ts';
 import type { SessionStore } from './record.ts';
 import { SqliteSessionStore } from './sqlite-store.ts';
 
-export async function openSessionStore(session: Config['session']): Promise<SessionStore> {
+export async function openSessionStore(
+  session: Config['session'],
+  options: { onRedisError?: (error: Error) => void } = {},
+): Promise<SessionStore> {
   switch (session.store) {
     case 'memory':
       return new MemorySessionStore();
@@ -12,6 +15,11 @@ export async function openSessionStore(session: Config['session']): Promise<Sess
       return new SqliteSessionStore(session.sqlite_path);
     case 'redis':
       // Connects in the background: a store that is down at boot gives 503s, not a failed start.
-      return new RedisSessionStore({ url: session.redis_url });
+      return new RedisSessionStore({
+        url: session.redis_url,
+        timeoutMs: session.redis_timeout,
+        keyPrefix: session.redis_key_prefix,
+        ...(options.onRedisError ? { onError: options.onRedisError } : {}),
+      });
   }
 }

@@ -36,6 +36,11 @@ export type StackOptions = {
   store?: 'memory' | 'sqlite';
   /** The public host:port of the application; default `app.example.test:<gatehouse port>`. */
   publicPort?: number;
+  /**
+   * The public hostname of the application (its external_host and the redirect URIs registered
+   * with the provider); default `app.example.test`. Domain mode uses its auth host here.
+   */
+  host?: string;
   app?: Record<string, unknown>;
   config?: Record<string, unknown>;
   provider?: Parameters<typeof startTestProvider>[1];
@@ -63,7 +68,7 @@ export type Stack = {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const gatehousePort = await freePort();
   const publicPort = options.publicPort ?? gatehousePort;
-  const origin = `http://app.example.test:${publicPort}`;
+  const origin = `http://${options.host ?? 'app.example.test'}:${publicPort}`;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
 
   const providerKeysFile = join(dir, 'provider-keys.json');
