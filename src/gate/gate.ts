@@ -6,7 +6,8 @@
  */
 import type { Logger } from 'pino';
 import { parseCookies } from '../http/cookies.ts';
-import { emptyIdentityHeaders, identityHeaders } from '../identity/header-sets.ts';
+import { applicationHeaders, emptyApplicationHeaders } from '../identity/application-headers.ts';
+import type { Identity, IdentityHeaders } from '../identity/header-sets.ts';
 import { bearerToken, type BearerVerifier } from '../oidc/bearer-token.ts';
 import type { Application } from '../server/application.ts';
 import type { Claims } from '../session/record.ts';
@@ -47,7 +48,7 @@ export class Gate {
         kind: 'allow',
         basis: 'exemption',
         exemption,
-        headers: emptyIdentityHeaders(app.config.header_sets),
+        headers: emptyApplicationHeaders(app.config),
       };
     }
 
@@ -97,11 +98,7 @@ export class Gate {
         const { credential } = outcome;
         const rule = this.#denied(judged, credential.sub, credential.claims);
         if (rule) return { kind: 'forbidden', claims: credential.claims, rule };
-        const headers = identityHeaders(
-          app.config.header_sets,
-          { claims: credential.claims },
-          { app: app.name, provider: app.name },
-        );
+        const headers = this.#headers(app, { claims: credential.claims }, credential.sub);
         return { kind: 'allow', basis: 'credential', credential, headers };
       }
     }
@@ -111,12 +108,25 @@ export class Gate {
     const { app } = judged;
     const rule = this.#denied(judged, session.sub, session.claims);
     if (rule) return { kind: 'forbidden', claims: session.claims, rule };
-    const headers = identityHeaders(
-      app.config.header_sets,
+    const headers = this.#headers(
+      app,
       { claims: session.claims, accessToken: session.accessToken },
-      { app: app.name, provider: app.name },
+      session.sub,
     );
     return { kind: 'allow', basis: 'session', session, headers };
+  }
+
+  #headers(app: Application, identity: Identity, sub: string): IdentityHeaders {
+    const built = applicationHeaders(app.config, identity, { app: app.name, provider: app.name });
+    if (built.droppedGroups) {
+      this.#log.warn({
+        event: 'groups_truncated',
+        app: app.name,
+        sub,
+        dropped: built.droppedGroups,
+      });
+    }
+    return built.headers;
   }
 
   #denied({ app, request, rulePath }: Judged, sub: string, claims: Claims): string | undefined {

@@ -10,7 +10,8 @@
  */
 import { clearCookie, serializeCookie, type CookieJar } from '../http/cookies.ts';
 
-const NAME = 'gatehouse_signins';
+export const SIGN_IN_MARKER_COOKIE = 'gatehouse_signins';
+const NAME = SIGN_IN_MARKER_COOKIE;
 const WINDOW_SECONDS = 120;
 export const MAX_SIGN_INS_WITHOUT_SESSION = 2;
 

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { IdentityHeaders } from '../identity/header-sets.ts';
 import { isIdentityHeader, withoutOwnCookies } from '../identity/strip.ts';
 import { FLOW_COOKIE_PREFIX } from '../oidc/login-flow.ts';
+import { SIGN_IN_MARKER_COOKIE } from '../oidc/sign-in-marker.ts';
 import type { Application } from '../server/application.ts';
 import { json, send } from '../server/replies.ts';
 
@@ -58,8 +59,10 @@ export function upstreamHeaders(
       .split(',')
       .map((token) => token.trim().toLowerCase()),
   );
+  const custom = new Set(Object.keys(app.config.custom_headers).map((name) => name.toLowerCase()));
   const headers: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(req.headers)) {
+    if (custom.has(name.replaceAll('_', '-'))) continue;
     if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
     if (
       isIdentityHeader(name) ||
@@ -78,7 +81,10 @@ export function upstreamHeaders(
 
   const cookie = withoutOwnCookies(
     req.headers.cookie,
-    (name) => name === app.cookie.name || name.startsWith(FLOW_COOKIE_PREFIX),
+    (name) =>
+      name === app.cookie.name ||
+      name === SIGN_IN_MARKER_COOKIE ||
+      name.startsWith(FLOW_COOKIE_PREFIX),
   );
   if (cookie) headers.cookie = cookie;
   headers['x-forwarded-for'] = forwarding.peer;

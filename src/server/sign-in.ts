@@ -204,6 +204,7 @@ export class SignIn {
     return redirect(302, resolveReturnUrl(outcome.returnTo, app), [
       cookie,
       outcome.clearFlowCookie,
+      markSignIn(cookies),
     ]);
   }
 

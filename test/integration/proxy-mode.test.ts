@@ -204,3 +204,28 @@ test('upstream TLS is verified by default; a CA file or turning validation off a
   assert.equal(withCa.body, 'secure app');
   assert.equal(withoutValidation.status, 200);
 });
+
+test('custom headers and Basic credentials reach the application; forged copies of them do not', async (t) => {
+  const stack = await startStack({
+    app: {
+      custom_headers: { 'X-Team': 'team-{groups}' },
+      basic_auth_enabled: true,
+      basic_auth_user_attribute: 'preferred_username',
+      basic_auth_password_attribute: 'email',
+    },
+  });
+  t.after(() => stack.close());
+  const browser = await signedIn(stack);
+
+  await browser.request(stack.appUrl('/custom'), {
+    headers: { 'x-team': 'root', x_team: 'root', authorization: 'Basic cm9vdDpyb290' },
+  });
+
+  const seen = stack.whoami.requests.at(-1)!;
+  assert.equal(seen.headers['x-team'], 'team-admins,staff');
+  assert.equal(seen.headers.x_team, undefined);
+  assert.equal(
+    seen.headers.authorization,
+    `Basic ${Buffer.from('alice:alice@example.com').toString('base64')}`,
+  );
+});

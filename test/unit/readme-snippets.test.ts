@@ -40,7 +40,11 @@ function section(heading: string): string {
 
 /** Dotted key paths of the schema (`applications[].oidc.issuer`), objects included. */
 function schemaKeys(schema: z.ZodType, prefix = ''): string[] {
-  if (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional)
+  if (
+    schema instanceof z.ZodDefault ||
+    schema instanceof z.ZodPrefault ||
+    schema instanceof z.ZodOptional
+  )
     return schemaKeys(schema.unwrap() as z.ZodType, prefix);
   if (schema instanceof z.ZodPipe) return schemaKeys(schema.in as z.ZodType, prefix);
   if (schema instanceof z.ZodArray) return schemaKeys(schema.element as z.ZodType, `${prefix}[]`);
