@@ -20,6 +20,7 @@ import type { OriginalRequest } from './original-request.ts';
 import { isNavigation } from './request-kind.ts';
 
 const RETRY_AFTER_SECONDS = 5;
+const HEADER_CACHE_SIZE = 10_000;
 
 type Judged = { request: OriginalRequest; app: Application; rulePath: string };
 
@@ -27,6 +28,7 @@ export class Gate {
   readonly #sessions: Sessions;
   readonly #bearer: BearerVerifier | undefined;
   readonly #log: Logger;
+  readonly #headerCache = new Map<string, { stamp: string; headers: IdentityHeaders }>();
 
   constructor(options: { sessions: Sessions; bearer?: BearerVerifier; log: Logger }) {
     this.#sessions = options.sessions;
@@ -108,12 +110,34 @@ export class Gate {
     const { app } = judged;
     const rule = this.#denied(judged, session.sub, session.claims);
     if (rule) return { kind: 'forbidden', claims: session.claims, rule };
+    return {
+      kind: 'allow',
+      basis: 'session',
+      session,
+      headers: this.#sessionHeaders(app, session),
+    };
+  }
+
+  /**
+   * The headers of a session are the same on every request until it is renewed, so they are
+   * built once. The cache is consulted only after the store confirmed the session.
+   */
+  #sessionHeaders(app: Application, session: ValidatedSession): IdentityHeaders {
+    const key = `${app.name}:${session.key}`;
+    const stamp = `${session.validatedAt}:${session.accessTokenIssuedAt ?? 0}`;
+    const cached = this.#headerCache.get(key);
+    if (cached?.stamp === stamp) return { ...cached.headers };
+
     const headers = this.#headers(
       app,
       { claims: session.claims, accessToken: session.accessToken },
       session.sub,
     );
-    return { kind: 'allow', basis: 'session', session, headers };
+    if (this.#headerCache.size >= HEADER_CACHE_SIZE) {
+      this.#headerCache.delete(this.#headerCache.keys().next().value!);
+    }
+    this.#headerCache.set(key, { stamp, headers });
+    return { ...headers };
   }
 
   #headers(app: Application, identity: Identity, sub: string): IdentityHeaders {

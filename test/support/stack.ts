@@ -44,6 +44,8 @@ export type StackOptions = {
   app?: Record<string, unknown>;
   config?: Record<string, unknown>;
   provider?: Parameters<typeof startTestProvider>[1];
+  /** Where Gatehouse's log lines go (set `config: { log_level }` too); default stdout. */
+  logTo?: { write(line: string): void };
   /** Registers Gatehouse's back-channel logout endpoint with the provider. */
   backchannel?: boolean;
 };
@@ -110,7 +112,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...options.config,
   });
 
-  const log = createLogger(config.log_level);
+  const log = createLogger(config.log_level, options.logTo);
   let gatehouse = await startGatehouse(config, { log });
   const stack: Stack = {
     get gatehouse() {
