@@ -19,6 +19,16 @@ const providerPort = Number(process.env.GATEHOUSE_DEMO_PROVIDER_PORT ?? gatehous
 const origin = `http://localhost:${gatehousePort}`;
 const clientSecret = 'demo-client-secret-not-for-production';
 
+// A port already taken is the one failure a newcomer is likely to meet: say which and how to move.
+process.on('uncaughtException', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EADDRINUSE') throw error;
+  process.stderr.write(
+    `Port ${(error as { port?: number }).port ?? ''} is in use. Start the demo on other ports with ` +
+      `GATEHOUSE_DEMO_PORT=9100 npm start (the provider takes the next port).\n`,
+  );
+  process.exit(1);
+});
+
 mkdirSync(dir, { recursive: true });
 const secretFile = join(dir, 'secret');
 if (!existsSync(secretFile))
