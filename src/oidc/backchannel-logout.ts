@@ -8,6 +8,7 @@ import * as jose from 'jose';
 import type { Logger } from 'pino';
 import type { Application } from '../server/application.ts';
 import type { Sessions } from '../session/sessions.ts';
+import { ASYMMETRIC_ALGORITHMS } from './claims.ts';
 import type { ProviderConfigs } from './provider-configs.ts';
 
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -117,19 +118,7 @@ export class BackchannelLogout {
       audience: app.config.oidc.client_id,
       clockTolerance: this.#leewaySeconds,
       maxTokenAge: MAX_TOKEN_AGE_SECONDS + this.#leewaySeconds,
-      // Symmetric algorithms would let anyone holding the client secret forge a logout for others.
-      algorithms: [
-        'RS256',
-        'RS384',
-        'RS512',
-        'PS256',
-        'PS384',
-        'PS512',
-        'ES256',
-        'ES384',
-        'ES512',
-        'EdDSA',
-      ],
+      algorithms: ASYMMETRIC_ALGORITHMS,
     });
     return payload;
   }

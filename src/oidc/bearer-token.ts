@@ -9,6 +9,7 @@ import * as jose from 'jose';
 import { GatehouseError } from '../errors.ts';
 import type { Application } from '../server/application.ts';
 import type { Claims } from '../session/record.ts';
+import { ASYMMETRIC_ALGORITHMS } from './claims.ts';
 import type { ProviderConfigs } from './provider-configs.ts';
 
 declare const verified: unique symbol;
@@ -24,24 +25,6 @@ export type BearerOutcome =
   | { kind: 'verified'; credential: VerifiedCredential }
   | { kind: 'invalid'; reason: string }
   | { kind: 'unavailable'; error: Error };
-
-/**
- * Asymmetric algorithms only: with HMAC, anyone who knows the verification key (for a JWKS, the
- * public key; for a client, its secret) could mint tokens. `none` is never accepted by jose.
- */
-const ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-];
 
 /** `typ` values of access tokens (RFC 9068) and of plain JWTs; ID and logout tokens differ. */
 const ACCEPTED_TYPES = new Set(['jwt', 'at+jwt', 'application/at+jwt']);
@@ -81,7 +64,7 @@ export class BearerVerifier {
       ({ payload } = await jose.jwtVerify(token, keys, {
         issuer: app.config.oidc.issuer,
         audience: app.config.bearer_audience ?? app.config.oidc.client_id,
-        algorithms: ALGORITHMS,
+        algorithms: ASYMMETRIC_ALGORITHMS,
         clockTolerance: this.#leewaySeconds,
         requiredClaims: ['exp', 'sub'],
       }));

@@ -12,6 +12,7 @@ import type { Application } from '../server/application.ts';
 import type { Claims } from '../session/record.ts';
 import type { ProviderConfigs } from './provider-configs.ts';
 import type { ReturnUrl } from './return-url.ts';
+import { withoutProtocolClaims } from './claims.ts';
 import { seal, unseal } from './seal.ts';
 
 export const FLOW_COOKIE_PREFIX = 'gatehouse_flow_';
@@ -153,7 +154,7 @@ export class LoginFlows {
         returnTo: state.r,
         sub: idClaims.sub,
         sid: typeof idClaims.sid === 'string' ? idClaims.sid : undefined,
-        claims: { ...stripProtocolClaims(idClaims), ...userinfo, sub: idClaims.sub },
+        claims: { ...withoutProtocolClaims(idClaims), ...userinfo, sub: idClaims.sub },
         idToken: tokens.id_token,
         accessToken: tokens.access_token,
         refreshToken: tokens.refresh_token,
@@ -201,23 +202,4 @@ async function fetchUserinfo(
     // The ID token alone is a valid identity; a flaky userinfo endpoint should not block sign-in.
     return {};
   }
-}
-
-const protocolClaims = [
-  'aud',
-  'exp',
-  'iat',
-  'nbf',
-  'nonce',
-  'at_hash',
-  'c_hash',
-  'auth_time',
-  'azp',
-  'jti',
-];
-
-function stripProtocolClaims(claims: Claims): Claims {
-  const copy = { ...claims };
-  for (const name of protocolClaims) delete copy[name];
-  return copy;
 }

@@ -7,6 +7,7 @@ import * as client from 'openid-client';
 import type { ApplicationRouter } from '../server/application.ts';
 import type { Claims } from '../session/record.ts';
 import type { Renewed, TokenRenewer } from '../session/renewal.ts';
+import { withoutProtocolClaims } from './claims.ts';
 import type { ProviderConfigs } from './provider-configs.ts';
 
 export class OidcTokenRenewer implements TokenRenewer {
@@ -90,23 +91,4 @@ function isRefusal(error: unknown): boolean {
 
 function describe(error: unknown): string {
   return error instanceof client.ResponseBodyError ? error.error : (error as Error).message;
-}
-
-const protocolClaims = [
-  'aud',
-  'exp',
-  'iat',
-  'nbf',
-  'nonce',
-  'at_hash',
-  'c_hash',
-  'auth_time',
-  'azp',
-  'jti',
-];
-
-function withoutProtocolClaims(claims: Claims): Claims {
-  const copy = { ...claims };
-  for (const name of protocolClaims) delete copy[name];
-  return copy;
 }
