@@ -79,7 +79,10 @@ export class ApplicationRouter {
 export function parseHost(
   host: string | undefined,
 ): { hostname: string; port?: string } | undefined {
-  if (!host || /[\s/\\@?#]/.test(host)) return undefined;
+  // Only a name or address with an optional port, as the forward-auth adapters accept: the URL
+  // parser would turn `app%2eexample.com` into an application's host and `.example.com` into
+  // one under its cookie domain, though no front proxy routed them as such.
+  if (!host || !HOST.test(host)) return undefined;
   let url: URL;
   try {
     url = new URL(`http://${host}`);
@@ -87,9 +90,14 @@ export function parseHost(
     return undefined;
   }
   const hostname = url.hostname.toLowerCase().replace(/\.$/, '');
+  // `127.1` and `0x7f.1` are read as 127.0.0.1; a proxy routing on the name as written did not.
+  const written = host.replace(/:\d+$/, '').toLowerCase().replace(/\.$/, '');
+  if (!written.startsWith('[') && hostname !== written) return undefined;
   const explicitPort = /:(\d+)$/.exec(host)?.[1];
   return explicitPort ? { hostname, port: String(Number(explicitPort)) } : { hostname };
 }
+
+const HOST = /^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/;
 
 function defaultPort(protocol: string): string {
   return protocol === 'https:' ? '443' : '80';
