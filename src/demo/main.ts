@@ -4,7 +4,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startGatehouse } from '../cli.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -69,7 +69,9 @@ applications:
       client_secret: ${clientSecret}
       scopes: [openid, profile, email]
 `,
+  { mode: 0o600 },
 );
+chmodSync(configFile, 0o600);
 
 const { config } = loadConfigFile(configFile, process.env);
 const gatehouse = await startGatehouse(config, { log: createLogger(config.log_level) });

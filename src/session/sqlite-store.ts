@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { StoreUnavailableError } from '../errors.ts';
@@ -21,8 +21,10 @@ export class SqliteSessionStore implements SessionStore {
 
   constructor(path: string, options: { now?: () => number; sweepIntervalMs?: number } = {}) {
     this.#now = options.now ?? Date.now;
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    // The records hold the provider's tokens: only Gatehouse's own user may read them.
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.#db = new DatabaseSync(path);
+    if (path !== ':memory:') chmodSync(path, 0o600);
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;

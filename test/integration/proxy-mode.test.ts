@@ -8,6 +8,9 @@ import { test } from 'node:test';
 import { freePort } from '../support/ports.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { selfSignedCertificate } from '../support/tls.ts';
+import { requireBinary } from '../support/binaries.ts';
+
+const openssl = requireBinary('openssl');
 
 const MiB = 1024 * 1024;
 
@@ -171,39 +174,43 @@ async function signedInWithoutLanding(stack: Stack) {
   return browser;
 }
 
-test('upstream TLS is verified by default; a CA file or turning validation off admits a private certificate', async (t) => {
-  const tls = selfSignedCertificate();
-  t.after(() => tls.cleanup());
-  const server = https.createServer({ key: tls.key, cert: tls.cert }, (_req, res) =>
-    res.end('secure app'),
-  );
-  const port = await listen(server);
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const internal = `https://127.0.0.1:${port}`;
+test(
+  'upstream TLS is verified by default; a CA file or turning validation off admits a private certificate',
+  { skip: openssl.skip },
+  async (t) => {
+    const tls = selfSignedCertificate();
+    t.after(() => tls.cleanup());
+    const server = https.createServer({ key: tls.key, cert: tls.cert }, (_req, res) =>
+      res.end('secure app'),
+    );
+    const port = await listen(server);
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const internal = `https://127.0.0.1:${port}`;
 
-  const strict = await startStack({ app: { internal_host: internal } });
-  t.after(() => strict.close());
-  const trusting = await startStack({
-    app: { internal_host: internal, internal_host_ca_file: tls.certFile },
-  });
-  t.after(() => trusting.close());
-  const lax = await startStack({
-    app: { internal_host: internal, internal_host_ssl_validation: false },
-  });
-  t.after(() => lax.close());
+    const strict = await startStack({ app: { internal_host: internal } });
+    t.after(() => strict.close());
+    const trusting = await startStack({
+      app: { internal_host: internal, internal_host_ca_file: tls.certFile },
+    });
+    t.after(() => trusting.close());
+    const lax = await startStack({
+      app: { internal_host: internal, internal_host_ssl_validation: false },
+    });
+    t.after(() => lax.close());
 
-  const refused = await (await signedInWithoutLanding(strict)).request(strict.appUrl('/'));
-  const withCa = await (await signedInWithoutLanding(trusting)).request(trusting.appUrl('/'));
-  const withoutValidation = await (await signedInWithoutLanding(lax)).request(lax.appUrl('/'));
+    const refused = await (await signedInWithoutLanding(strict)).request(strict.appUrl('/'));
+    const withCa = await (await signedInWithoutLanding(trusting)).request(trusting.appUrl('/'));
+    const withoutValidation = await (await signedInWithoutLanding(lax)).request(lax.appUrl('/'));
 
-  assert.equal(refused.status, 502);
-  assert.equal(withCa.status, 200);
-  assert.equal(withCa.body, 'secure app');
-  assert.equal(withoutValidation.status, 200);
-});
+    assert.equal(refused.status, 502);
+    assert.equal(withCa.status, 200);
+    assert.equal(withCa.body, 'secure app');
+    assert.equal(withoutValidation.status, 200);
+  },
+);
 
 test('custom headers and Basic credentials reach the application; forged copies of them do not', async (t) => {
   const stack = await startStack({

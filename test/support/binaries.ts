@@ -13,6 +13,7 @@ export const INSTALL_HINTS: Readonly<Record<string, string>> = {
   caddy: 'apt-get install caddy',
   'redis-server': 'apt-get install redis-server',
   chromium: 'apt-get install chromium',
+  openssl: 'apt-get install openssl',
 };
 
 /** Folders searched after `PATH`, since a non-root shell often lacks the sbin ones. */
