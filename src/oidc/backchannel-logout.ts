@@ -76,22 +76,25 @@ export class BackchannelLogout {
     const rememberFor = token.exp
       ? token.exp * 1000 - Date.now() + this.#leewaySeconds * 1000
       : DEFAULT_JTI_MEMORY_MS;
-    if (
-      !(await this.#sessions.store.claimOnce(
-        `logout-jti:${token.iss}:${token.jti}`,
-        Math.max(rememberFor, 60_000),
-      ))
-    ) {
+    const claim = `logout-jti:${token.iss}:${token.jti}`;
+    if (!(await this.#sessions.store.claimOnce(claim, Math.max(rememberFor, 60_000)))) {
       return { ok: false, reason: 'logout_token already used (jti replayed)' };
     }
 
     let ended = 0;
-    for (const app of apps) {
-      ended += await this.#sessions.end({
-        app: app.name,
-        ...(token.sid ? { sid: token.sid } : {}),
-        ...(token.sub && !token.sid ? { sub: token.sub } : {}),
-      });
+    try {
+      for (const app of apps) {
+        ended += await this.#sessions.end({
+          app: app.name,
+          ...(token.sid ? { sid: token.sid } : {}),
+          ...(token.sub && !token.sid ? { sub: token.sub } : {}),
+        });
+      }
+    } catch (error) {
+      // The token did not end the sessions, so it is not used up: a provider that delivers it
+      // again after the 503 must not be told it is a replay while the sessions stay open.
+      await this.#sessions.store.forgetClaim(claim).catch(() => {});
+      throw error;
     }
     const names = apps.map((app) => app.name);
     this.#log.info({

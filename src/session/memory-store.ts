@@ -74,6 +74,10 @@ export class MemorySessionStore implements SessionStore {
     return true;
   }
 
+  async forgetClaim(id: string): Promise<void> {
+    this.#claims.delete(id);
+  }
+
   async acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
     const now = this.#now();
     const held = this.#locks.get(name);

@@ -57,6 +57,8 @@ export interface SessionStore {
    * replica sharing the store. Used for logout token `jti`s.
    */
   claimOnce(id: string, ttlMs: number): Promise<boolean>;
+  /** Forgets a claim whose work could not be done, so the same id can be claimed again. */
+  forgetClaim(id: string): Promise<void>;
   /** Takes a short lock; returns a token to release it with, or undefined when someone holds it. */
   acquireLock(name: string, ttlMs: number): Promise<string | undefined>;
   releaseLock(name: string, token: string): Promise<void>;

@@ -189,6 +189,10 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  async forgetClaim(id: string): Promise<void> {
+    await this.#run('forgetClaim', () => this.#client.del(`${this.#prefix}claim:${id}`));
+  }
+
   async acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
     return this.#run('acquireLock', async () => {
       const token = randomUUID();

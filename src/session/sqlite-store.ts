@@ -14,7 +14,16 @@ export class SqliteSessionStore implements SessionStore {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
   readonly #statements: Record<
-    'get' | 'put' | 'delete' | 'touch' | 'count' | 'sweep' | 'claim' | 'lock' | 'unlock',
+    | 'get'
+    | 'put'
+    | 'delete'
+    | 'touch'
+    | 'count'
+    | 'sweep'
+    | 'claim'
+    | 'unclaim'
+    | 'lock'
+    | 'unlock',
     StatementSync
   >;
   readonly #sweeper: NodeJS.Timeout;
@@ -64,6 +73,7 @@ export class SqliteSessionStore implements SessionStore {
         `INSERT INTO claims (id, expires_at) VALUES (?1, ?2)
          ON CONFLICT (id) DO UPDATE SET expires_at = ?2 WHERE claims.expires_at <= ?3`,
       ),
+      unclaim: this.#db.prepare('DELETE FROM claims WHERE id = ?'),
       lock: this.#db.prepare(
         `INSERT INTO locks (name, token, expires_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (name) DO UPDATE SET token = ?2, expires_at = ?3 WHERE locks.expires_at <= ?4`,
@@ -148,6 +158,10 @@ export class SqliteSessionStore implements SessionStore {
     const now = this.#now();
     const result = this.#run(() => this.#statements.claim.run(id, now + ttlMs, now));
     return Number(result.changes) === 1;
+  }
+
+  async forgetClaim(id: string): Promise<void> {
+    this.#run(() => this.#statements.unclaim.run(id));
   }
 
   async acquireLock(name: string, ttlMs: number): Promise<string | undefined> {

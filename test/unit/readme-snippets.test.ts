@@ -21,6 +21,7 @@ const readme = read('README.md');
 const EXAMPLES = [
   'examples/nginx/app.conf',
   'examples/caddy/Caddyfile',
+  'examples/caddy/Caddyfile.domain',
   'examples/traefik/dynamic.yml',
   'examples/traefik/traefik.yml',
   'examples/envoy/envoy.yaml',
