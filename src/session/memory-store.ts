@@ -26,7 +26,8 @@ export class MemorySessionStore implements SessionStore {
       this.#records.delete(key);
       return undefined;
     }
-    return structuredClone(record);
+    // A shallow copy is enough: records are replaced whole by put, never changed in place.
+    return { ...record };
   }
 
   async put(record: SessionRecord): Promise<void> {

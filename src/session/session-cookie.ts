@@ -37,8 +37,25 @@ export function newSessionId(key: Buffer): { cookieValue: string; storeKey: stri
   return { cookieValue: `${id}.${tag}`, storeKey: sha256(id) };
 }
 
+/** Cookie values already verified, per key: the hot path then skips two hash computations. */
+const verified = new WeakMap<Buffer, Map<string, string>>();
+const VERIFIED_MEMO_SIZE = 10_000;
+
 /** The store key for a cookie value, or undefined when the value is not one Gatehouse issued. */
 export function storeKeyOf(key: Buffer, cookieValue: string): string | undefined {
+  let memo = verified.get(key);
+  const known = memo?.get(cookieValue);
+  if (known) return known;
+
+  const storeKey = verifyCookieValue(key, cookieValue);
+  if (!storeKey) return undefined;
+  if (!memo) verified.set(key, (memo = new Map()));
+  if (memo.size >= VERIFIED_MEMO_SIZE) memo.delete(memo.keys().next().value!);
+  memo.set(cookieValue, storeKey);
+  return storeKey;
+}
+
+function verifyCookieValue(key: Buffer, cookieValue: string): string | undefined {
   const dot = cookieValue.indexOf('.');
   if (dot !== 43 || cookieValue.length !== 43 + 1 + 22) return undefined;
   const id = cookieValue.slice(0, dot);
