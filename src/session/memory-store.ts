@@ -26,7 +26,7 @@ export class MemorySessionStore implements SessionStore {
       this.#records.delete(key);
       return undefined;
     }
-    // A shallow copy is enough: records are replaced whole by put, never changed in place.
+    // A shallow copy is enough: nothing changes a record's claims in place.
     return { ...record };
   }
 
