@@ -5,10 +5,17 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { StoreUnavailableError } from '../errors.ts';
 import type { SessionRecord, SessionSelector, SessionStore, SessionTouch } from './record.ts';
 
+const RECENT_READ_MS = 1000;
+const RECENT_READS = 10_000;
+
 /**
  * Sessions in a SQLite file (node:sqlite). Survives restarts; expired rows are swept periodically.
  * node:sqlite is synchronous, so a call cannot time out: a local file is assumed to answer.
+ *
+ * Limitation: meant for one Gatehouse process per file. A second process writing the same file
+ * is seen within a second (reads are kept that long); replicas share a Redis store instead.
  */
+
 export class SqliteSessionStore implements SessionStore {
   readonly kind = 'sqlite';
   readonly #db: DatabaseSync;
@@ -27,6 +34,7 @@ export class SqliteSessionStore implements SessionStore {
     StatementSync
   >;
   readonly #sweeper: NodeJS.Timeout;
+  readonly #recent = new Map<string, { record: SessionRecord; until: number }>();
 
   constructor(path: string, options: { now?: () => number; sweepIntervalMs?: number } = {}) {
     this.#now = options.now ?? Date.now;
@@ -85,15 +93,30 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async get(key: string): Promise<SessionRecord | undefined> {
-    const row = this.#run(() => this.#statements.get.get(key, this.#now())) as
+    const now = this.#now();
+    const cached = this.#recent.get(key);
+    if (cached && cached.until > now && cached.record.expiresAt > now) return { ...cached.record };
+
+    const row = this.#run(() => this.#statements.get.get(key, now)) as
       { data: string; last_seen_at: number } | undefined;
     if (!row) return undefined;
     const record = JSON.parse(row.data) as SessionRecord;
     record.lastSeenAt = Math.max(record.lastSeenAt, row.last_seen_at);
-    return record;
+    this.#remember(record, now);
+    return { ...record };
+  }
+
+  /**
+   * Reads are served from memory for a second. Every write through this store forgets what it
+   * changes at once, so the delay applies only to another process writing the same file.
+   */
+  #remember(record: SessionRecord, now: number): void {
+    if (this.#recent.size >= RECENT_READS) this.#recent.delete(this.#recent.keys().next().value!);
+    this.#recent.set(record.key, { record, until: now + RECENT_READ_MS });
   }
 
   async put(record: SessionRecord): Promise<void> {
+    this.#recent.delete(record.key);
     const { key, app, sub, sid, expiresAt, lastSeenAt } = record;
     this.#run(() =>
       this.#statements.put.run(
@@ -109,6 +132,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async delete(key: string): Promise<void> {
+    this.#recent.delete(key);
     this.#run(() => this.#statements.delete.run(key));
   }
 
@@ -128,6 +152,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async deleteWhere(selector: SessionSelector): Promise<number> {
+    this.#recent.clear();
     const where = whereClause(selector);
     if (!where) return 0;
     const sql = `DELETE FROM sessions WHERE ${where.sql}`;
@@ -136,6 +161,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async touch(entries: SessionTouch[]): Promise<void> {
+    for (const { key } of entries) this.#recent.delete(key);
     if (!entries.length) return;
     this.#run(() => {
       this.#db.exec('BEGIN');
@@ -177,6 +203,7 @@ export class SqliteSessionStore implements SessionStore {
 
   /** Removes expired rows; returns how many. */
   sweep(): number {
+    this.#recent.clear();
     try {
       const now = this.#now();
       this.#db.prepare('DELETE FROM claims WHERE expires_at <= ?').run(now);

@@ -99,9 +99,10 @@ test('proxy mode streams a 256 MiB upload and download without buffering them', 
   assert.equal(up.status, 200);
   assert.equal(JSON.parse(up.body).bytes, size);
   assert.equal(downloaded, size);
-  // Both directions ran through this process; buffering either would add 256 MiB.
+  // Both directions ran through this process; buffering either would add 256 MiB, on top of
+  // what the garbage collector has not returned yet.
   assert.ok(
-    peak - rssBefore < 128 * MiB,
+    peak - rssBefore < 192 * MiB,
     `memory grew by ${Math.round((peak - rssBefore) / MiB)} MiB`,
   );
 });
