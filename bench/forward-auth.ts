@@ -48,7 +48,9 @@ type Result = { requestsPerSecond: number; p50Ms: number; p99Ms: number; errors:
 
 /** Starts a child process and kills it when this process ends. */
 function child(args: string[], cwd: string, env: Record<string, string> = {}): ChildProcess {
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const profile = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : [];
   const started = spawn(process.execPath, [...profile, ...args], {
     cwd,
     env: { ...process.env, ...env },
