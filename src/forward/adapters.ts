@@ -50,12 +50,16 @@ function fromOriginalUrl(req: IncomingMessage): Adapted {
   const full = read.values['x-original-url'];
   if (full) {
     const url = URL.parse(full);
-    const raw = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#\\]*(.*)$/.exec(full);
+    const raw = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#\\]*)(.*)$/.exec(full);
     if (!url || !raw) return { ok: false, reason: 'X-Original-URL is not a URL' };
+    // Judged on the authority as written: the URL parser would turn `x@open.example` or
+    // `open%2eexample` into a host that nginx never routed on.
+    if (!HOST.test(raw[2]!))
+      return { ok: false, reason: `unusable host in X-Original-URL: ${raw[2]}` };
     if (origin.host && origin.host.toLowerCase() !== url.host) {
       return { ok: false, reason: 'X-Original-URL and X-Forwarded-Host disagree' };
     }
-    return build(method, url.origin, raw[1] || '/', req);
+    return build(method, `${raw[1]}://${raw[2]}`, raw[3] || '/', req);
   }
   const uri = read.values['x-original-uri'];
   const host = origin.host ?? read.values.host;

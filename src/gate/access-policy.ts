@@ -38,7 +38,8 @@ export function compileAccess(access: AccessConfig): AccessPolicy {
       return {
         ...admission(`access.rules[${index}] (${prefix}${methods})`, rule),
         prefix,
-        methods: new Set(rule.methods),
+        // HEAD runs the GET handler in most frameworks: a rule about GET covers it too.
+        methods: new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods),
       };
     }),
   };

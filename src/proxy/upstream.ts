@@ -20,6 +20,7 @@ import { isIdentityHeader, withoutOwnCookies } from '../identity/strip.ts';
 import { FLOW_COOKIE_PREFIX } from '../oidc/login-flow.ts';
 import { SIGN_IN_MARKER_COOKIE } from '../oidc/sign-in-marker.ts';
 import type { Application } from '../server/application.ts';
+import { isSessionCookieName } from '../session/session-cookie.ts';
 import { json, send } from '../server/replies.ts';
 
 /** Connection-level headers of one hop; never forwarded (RFC 9110 section 7.6.1). */
@@ -81,8 +82,10 @@ export function upstreamHeaders(
 
   const cookie = withoutOwnCookies(
     req.headers.cookie,
+    // Every application's session cookie, not only this one's: browsers send cookies by host,
+    // not port, and a domain cookie reaches every host under it.
     (name) =>
-      name === app.cookie.name ||
+      isSessionCookieName(name) ||
       name === SIGN_IN_MARKER_COOKIE ||
       name.startsWith(FLOW_COOKIE_PREFIX),
   );

@@ -15,6 +15,11 @@ export type SessionCookieSpec = {
   attributes: CookieAttributes;
 };
 
+/** True for the session cookie of any application (the names follow one scheme). */
+export function isSessionCookieName(name: string): boolean {
+  return /^(__Host-)?gatehouse_session_/.test(name);
+}
+
 /** Cookie name and attributes for an application, from its external host and cookie domain. */
 export function sessionCookieSpec(app: {
   name: string;
