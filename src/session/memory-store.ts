@@ -34,6 +34,12 @@ export class MemorySessionStore implements SessionStore {
     this.#records.set(record.key, structuredClone(record));
   }
 
+  async update(record: SessionRecord): Promise<boolean> {
+    if (!this.#records.has(record.key)) return false;
+    this.#records.set(record.key, structuredClone(record));
+    return true;
+  }
+
   async delete(key: string): Promise<void> {
     this.#records.delete(key);
   }

@@ -44,6 +44,11 @@ export interface SessionStore {
   readonly kind: string;
   get(key: string): Promise<SessionRecord | undefined>;
   put(record: SessionRecord): Promise<void>;
+  /**
+   * Rewrites a record only if it still exists, and says whether it did: a renewal that finishes
+   * after a sign-out or logout must not bring the session back.
+   */
+  update(record: SessionRecord): Promise<boolean>;
   delete(key: string): Promise<void>;
   /** Every live record that matches all given fields (at least one field must be given). */
   list(selector: SessionSelector): Promise<SessionRecord[]>;

@@ -128,6 +128,24 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  async update(record: SessionRecord): Promise<boolean> {
+    return this.#run('update', async () => {
+      const ttl = Math.ceil(record.expiresAt - this.#now());
+      if (ttl <= 0) return false;
+      // XX: only an existing record is rewritten, so a deleted session stays deleted.
+      const written = await this.#client.set(
+        this.#sessionKey(record.key),
+        JSON.stringify(record),
+        'PX',
+        ttl,
+        'XX',
+      );
+      if (written !== 'OK') return false;
+      await this.put(record);
+      return true;
+    });
+  }
+
   async delete(key: string): Promise<void> {
     await this.#run('delete', async () => {
       const json = await this.#client.get(this.#sessionKey(key));

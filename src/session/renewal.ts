@@ -150,7 +150,9 @@ export class Renewal {
     }
     if (renewed.refreshToken) next.refreshToken = renewed.refreshToken;
     if (renewed.idToken) next.idToken = renewed.idToken;
-    await this.#store.put(next);
+    if (!(await this.#store.update(next))) {
+      return { kind: 'ended', reason: 'session ended during renewal' };
+    }
     this.#backoff.delete(record.key);
     this.#log.debug({ event: 'session_renewed', app: record.app, sub: record.sub });
     return { kind: 'current', record: next };

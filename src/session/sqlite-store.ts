@@ -22,6 +22,7 @@ export class SqliteSessionStore implements SessionStore {
   readonly #now: () => number;
   readonly #statements: Record<
     | 'get'
+    | 'update'
     | 'put'
     | 'delete'
     | 'touch'
@@ -70,6 +71,10 @@ export class SqliteSessionStore implements SessionStore {
       put: this.#db.prepare(
         `INSERT OR REPLACE INTO sessions (key, app, sub, sid, expires_at, last_seen_at, data)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      update: this.#db.prepare(
+        `UPDATE sessions SET app = ?, sub = ?, sid = ?, expires_at = ?, last_seen_at = ?, data = ?
+         WHERE key = ?`,
       ),
       delete: this.#db.prepare('DELETE FROM sessions WHERE key = ?'),
       touch: this.#db.prepare(
@@ -129,6 +134,23 @@ export class SqliteSessionStore implements SessionStore {
         JSON.stringify(record),
       ),
     );
+  }
+
+  async update(record: SessionRecord): Promise<boolean> {
+    this.#recent.delete(record.key);
+    const { key, app, sub, sid, expiresAt, lastSeenAt } = record;
+    const result = this.#run(() =>
+      this.#statements.update.run(
+        app,
+        sub,
+        sid ?? null,
+        expiresAt,
+        lastSeenAt,
+        JSON.stringify(record),
+        key,
+      ),
+    );
+    return Number(result.changes) === 1;
   }
 
   async delete(key: string): Promise<void> {

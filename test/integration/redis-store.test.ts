@@ -37,6 +37,20 @@ describe('RedisSessionStore', { skip: redisServer.skip }, () => {
     return { store, prefix: keyPrefix };
   }
 
+  test('update rewrites an existing record and never brings back a deleted one', async (t) => {
+    const { store } = await open(t);
+    const stored = session({ key: 'u1', claims: { groups: ['a'] } });
+
+    assert.equal(await store.update(stored), false, 'nothing to update yet');
+    assert.equal(await store.get('u1'), undefined);
+    await store.put(stored);
+    assert.equal(await store.update({ ...stored, claims: { groups: ['b'] } }), true);
+    assert.deepEqual((await store.get('u1'))?.claims, { groups: ['b'] });
+    await store.delete('u1');
+    assert.equal(await store.update(stored), false);
+    assert.equal(await store.get('u1'), undefined);
+  });
+
   test('a record put is read back whole, and is gone after delete', async (t) => {
     const { store, prefix } = await open(t);
     const stored = session({ key: 'k1', claims: { groups: [], email: 'a@example.com' } });

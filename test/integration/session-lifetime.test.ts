@@ -163,6 +163,10 @@ function countingWrites(inner: SessionStore) {
       counted.puts++;
       return inner.put(record);
     },
+    update: (record) => {
+      counted.puts++;
+      return inner.update(record);
+    },
     delete: (key) => inner.delete(key),
     list: (selector) => inner.list(selector),
     deleteWhere: (selector) => inner.deleteWhere(selector),

@@ -130,3 +130,28 @@ test('a provider that is down during a refresh keeps the still-valid session', a
   assert.equal(result.status, 200);
   assert.equal(stack.whoami.requests.at(-1)!.headers['x-authentik-username'], 'alice');
 });
+
+test('a renewal that finishes after a sign-out does not bring the session back', async (t) => {
+  const stack = await startStack();
+  t.after(() => stack.close());
+  const browser = stack.browser();
+  assert.equal((await browser.login(stack.appUrl('/'), 'alice')).status, 200);
+  await editSession(stack, dueForRefresh);
+  const store = stack.gatehouse.gatehouse.sessions.store;
+  // The provider answers the refresh only after the session has been deleted.
+  const provider = stack.provider.provider as {
+    use(fn: (ctx: unknown, next: () => Promise<void>) => Promise<void>): void;
+  };
+  provider.use(async (ctx, next) => {
+    if ((ctx as { path: string }).path.endsWith('/token'))
+      await store.deleteWhere({ sub: ALICE.sub });
+    await next();
+  });
+
+  const during = await browser.request(stack.appUrl('/racing'));
+  const after = await browser.request(stack.appUrl('/after'));
+
+  assert.notEqual(during.status, 200);
+  assert.equal(after.status, 302, 'the next request starts a login');
+  assert.deepEqual(await store.list({ sub: ALICE.sub }), []);
+});
