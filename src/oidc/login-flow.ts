@@ -5,7 +5,7 @@
  * several tabs can sign in at once, and a flow survives a restart of Gatehouse.
  * @module
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import * as client from 'openid-client';
 import { clearCookie, serializeCookie, type CookieJar } from '../http/cookies.ts';
 import type { Application } from '../server/application.ts';
@@ -15,14 +15,14 @@ import type { ReturnUrl } from './return-url.ts';
 import { withoutProtocolClaims } from './claims.ts';
 import { seal, unseal } from './seal.ts';
 
-export const FLOW_COOKIE_PREFIX = 'gatehouse_flow_';
+const FLOW_COOKIE = 'gatehouse_flow_';
 /** Open flows a browser may hold at once; the oldest is dropped when another starts. */
-export const MAX_OPEN_FLOWS = 10;
+export const MAX_OPEN_FLOWS = 12;
 const FLOW_TTL_SECONDS = 600;
 /** How long a `state` still tells where to return after its cookie is gone (restarts, slow logins). */
 const STATE_RECOVERY_MS = 24 * 3_600_000;
 
-type SealedState = { f: string; app: string; r: string; a: number; t: number };
+type SealedState = { f: string; s: number; app: string; r: string; a: number; t: number };
 type SealedFlow = { f: string; n: string; v: string; t: number };
 
 export type SignedIn = {
@@ -73,8 +73,10 @@ export class LoginFlows {
     const verifier = client.randomPKCECodeVerifier();
     const nonce = client.randomNonce();
 
+    const slot = freeSlot(this.#openFlows(app, cookies));
     const state = seal(this.#key, 'state', {
       f: flowId,
+      s: slot,
       app: app.name,
       r: returnTo,
       a: attempt,
@@ -91,19 +93,11 @@ export class LoginFlows {
       nonce,
     });
 
-    const attributes = flowCookieAttributes(app);
-    const open = openFlowIds(cookies);
-    const evicted = open
-      .slice(0, Math.max(0, open.length - (MAX_OPEN_FLOWS - 1)))
-      .map((id) => clearCookie(`${FLOW_COOKIE_PREFIX}${id}`, attributes));
-    const setCookies = [
-      ...evicted,
-      serializeCookie(`${FLOW_COOKIE_PREFIX}${flowId}`, flow, {
-        ...attributes,
-        maxAgeSeconds: FLOW_TTL_SECONDS,
-      }),
-    ];
-    return { location: url.href, setCookies };
+    const cookie = serializeCookie(flowCookieName(app, slot), flow, {
+      ...flowCookieAttributes(app),
+      maxAgeSeconds: FLOW_TTL_SECONDS,
+    });
+    return { location: url.href, setCookies: [cookie] };
   }
 
   /** Completes a flow from the callback's query. Never trusts a return URL from the query itself. */
@@ -128,7 +122,7 @@ export class LoginFlows {
       };
     if (!recoverable) return unknown('state expired or for another application');
 
-    const cookieName = `${FLOW_COOKIE_PREFIX}${state.f}`;
+    const cookieName = flowCookieName(app, state.s);
     const flow = cookies
       .get(cookieName)
       ?.map((value) => unseal<SealedFlow>(this.#key, 'flow', value))
@@ -169,16 +163,51 @@ export class LoginFlows {
   /** Cookies that clear every open flow of this browser. */
   clearAll(app: Application, cookies: CookieJar): string[] {
     const attributes = flowCookieAttributes(app);
-    return openFlowIds(cookies).map((id) => clearCookie(`${FLOW_COOKIE_PREFIX}${id}`, attributes));
+    return [...this.#openFlows(app, cookies).keys()].map((slot) =>
+      clearCookie(flowCookieName(app, slot), attributes),
+    );
+  }
+
+  /** The slots this browser's request carries a flow cookie in, with each flow's start time. */
+  #openFlows(app: Application, cookies: CookieJar): Map<number, number> {
+    const open = new Map<number, number>();
+    for (let slot = 0; slot < MAX_OPEN_FLOWS; slot++) {
+      const values = cookies.get(flowCookieName(app, slot));
+      if (!values) continue;
+      const flow = values
+        .map((value) => unseal<SealedFlow>(this.#key, 'flow', value))
+        .find(Boolean);
+      open.set(slot, flow?.t ?? 0);
+    }
+    return open;
   }
 }
 
-/** Flow ids of the browser's open flows, oldest first (ids start with their creation time). */
-function openFlowIds(cookies: CookieJar): string[] {
-  return [...cookies.keys()]
-    .filter((name) => name.startsWith(FLOW_COOKIE_PREFIX))
-    .map((name) => name.slice(FLOW_COOKIE_PREFIX.length))
-    .sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+/**
+ * Flow cookies live in a fixed number of slots, so a browser never holds more than
+ * MAX_OPEN_FLOWS of them, even when many tabs start a login at the same moment and none sees the
+ * others' cookies. A free slot is taken when there is one; otherwise the oldest flow gives way.
+ */
+function freeSlot(open: Map<number, number>): number {
+  const free = Array.from({ length: MAX_OPEN_FLOWS }, (_, slot) => slot).filter(
+    (slot) => !open.has(slot),
+  );
+  // Requests that carry no flow cookies (parallel starts) spread over the slots at random.
+  if (free.length === MAX_OPEN_FLOWS) return randomInt(MAX_OPEN_FLOWS);
+  if (free.length) return free[0]!;
+  return [...open].sort((a, b) => a[1] - b[1])[0]![0];
+}
+
+/**
+ * `__Host-` on https: the browser then refuses a flow cookie planted from a sibling subdomain,
+ * which would otherwise let an attacker finish their own login in someone else's browser.
+ */
+function flowCookieName(app: Application, slot: number): string {
+  return `${app.origin.protocol === 'https:' ? '__Host-' : ''}${FLOW_COOKIE}${slot}`;
+}
+
+export function isFlowCookieName(name: string): boolean {
+  return /^(__Host-)?gatehouse_flow_/.test(name);
 }
 
 function flowCookieAttributes(app: Application) {

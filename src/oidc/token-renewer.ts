@@ -38,7 +38,8 @@ export class OidcTokenRenewer implements TokenRenewer {
     const idClaims = tokens.claims();
     if (idClaims && idClaims.sub !== sub)
       return { kind: 'revoked', reason: 'refreshed ID token names another subject' };
-    const userinfo = await this.#userinfoClaims(config, tokens.access_token, sub);
+    // The refresh token is spent now: a userinfo hiccup must not throw the new tokens away.
+    const userinfo = await this.#userinfoClaims(config, tokens.access_token, sub).catch(() => ({}));
     if (userinfo === 'revoked')
       return { kind: 'revoked', reason: 'userinfo refused the new access token' };
 
@@ -83,6 +84,9 @@ export class OidcTokenRenewer implements TokenRenewer {
 
 /** The provider's considered answer that the grant or token is no longer good. */
 function isRefusal(error: unknown): boolean {
+  // Userinfo naming another subject than the session's: that token is not this person's any more.
+  if ((error as { code?: string } | undefined)?.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED')
+    return true;
   if (error instanceof client.ResponseBodyError)
     return error.error === 'invalid_grant' || error.status === 401;
   if (error instanceof client.WWWAuthenticateChallengeError) return error.status === 401;

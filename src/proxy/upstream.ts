@@ -17,7 +17,7 @@ import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import type { IdentityHeaders } from '../identity/header-sets.ts';
 import { isIdentityHeader, withoutOwnCookies } from '../identity/strip.ts';
-import { FLOW_COOKIE_PREFIX } from '../oidc/login-flow.ts';
+import { isFlowCookieName } from '../oidc/login-flow.ts';
 import { SIGN_IN_MARKER_COOKIE } from '../oidc/sign-in-marker.ts';
 import type { Application } from '../server/application.ts';
 import { isSessionCookieName } from '../session/session-cookie.ts';
@@ -84,10 +84,7 @@ export function upstreamHeaders(
     req.headers.cookie,
     // Every application's session cookie, not only this one's: browsers send cookies by host,
     // not port, and a domain cookie reaches every host under it.
-    (name) =>
-      isSessionCookieName(name) ||
-      name === SIGN_IN_MARKER_COOKIE ||
-      name.startsWith(FLOW_COOKIE_PREFIX),
+    (name) => isSessionCookieName(name) || name === SIGN_IN_MARKER_COOKIE || isFlowCookieName(name),
   );
   if (cookie) headers.cookie = cookie;
   headers['x-forwarded-for'] = forwarding.peer;

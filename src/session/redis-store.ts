@@ -130,18 +130,24 @@ export class RedisSessionStore implements SessionStore {
 
   async update(record: SessionRecord): Promise<boolean> {
     return this.#run('update', async () => {
+      const { key, sub, sid } = record;
       const ttl = Math.ceil(record.expiresAt - this.#now());
       if (ttl <= 0) return false;
-      // XX: only an existing record is rewritten, so a deleted session stays deleted.
+      // XX: only an existing record is rewritten, so a deleted session stays deleted. The rest
+      // only ever adds index entries, which a later delete or expiry removes.
       const written = await this.#client.set(
-        this.#sessionKey(record.key),
+        this.#sessionKey(key),
         JSON.stringify(record),
         'PX',
         ttl,
         'XX',
       );
       if (written !== 'OK') return false;
-      await this.put(record);
+      const transaction = this.#client.multi();
+      for (const index of this.#indexKeys(sub, sid)) {
+        transaction.sadd(index, key).pexpire(index, ttl, 'NX').pexpire(index, ttl, 'GT');
+      }
+      results(await transaction.exec());
       return true;
     });
   }
