@@ -21,7 +21,8 @@ import { isFlowCookieName } from '../oidc/login-flow.ts';
 import { SIGN_IN_MARKER_COOKIE } from '../oidc/sign-in-marker.ts';
 import type { Application } from '../server/application.ts';
 import { isSessionCookieName } from '../session/session-cookie.ts';
-import { json, send } from '../server/replies.ts';
+import { isNavigation } from '../gate/request-kind.ts';
+import { json, page, send } from '../server/replies.ts';
 
 /** Connection-level headers of one hop; never forwarded (RFC 9110 section 7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -100,6 +101,7 @@ export function upstreamHeaders(
 export class Upstreams {
   readonly #proxies = new Map<string, { proxy: ProxyServer; upgrades: http.Agent }>();
   readonly #log: Logger;
+  readonly #timedOut = new WeakSet<IncomingMessage>();
 
   constructor(options: { log: Logger }) {
     this.#log = options.log;
@@ -154,8 +156,15 @@ export class Upstreams {
       ws: true,
       xfwd: false,
       secure: config.internal_host_ssl_validation,
-      proxyTimeout: config.upstream_timeout,
       prependPath: true,
+    });
+    // The timeout is Gatehouse's own, so a reset by the application (502) is told apart from an
+    // application that did not answer in time (504).
+    proxy.on('proxyReq', (proxyReq, req) => {
+      proxyReq.setTimeout(config.upstream_timeout, () => {
+        this.#timedOut.add(req);
+        proxyReq.destroy();
+      });
     });
     proxy.on('error', (error, req, target) =>
       this.#failed(app, error as NodeJS.ErrnoException, req, target),
@@ -173,19 +182,14 @@ export class Upstreams {
     req: IncomingMessage,
     target: unknown,
   ): void {
-    // proxyTimeout destroys the upstream request, which surfaces as a reset before any answer.
-    const timedOut =
-      error.code === 'ECONNRESET' || error.code === 'ETIMEDOUT' || error.name === 'TimeoutError';
+    const timedOut = this.#timedOut.has(req) || error.code === 'ETIMEDOUT';
     const status = timedOut ? 504 : 502;
-    const cause = error.code ?? error.message;
+    const cause = timedOut ? 'no answer within upstream_timeout' : (error.code ?? error.message);
     this.#log.warn({ event: 'upstream_failed', app: app.name, status, cause, path: req.url });
 
     if (isResponse(target)) {
       if (!target.headersSent) {
-        send(
-          target,
-          json(status, { error: status === 504 ? 'upstream_timeout' : 'bad_gateway', cause }),
-        );
+        send(target, failurePage(app, status, cause, req));
       } else {
         target.destroy();
       }
@@ -198,6 +202,21 @@ export class Upstreams {
       );
     }
   }
+}
+
+function failurePage(app: Application, status: 502 | 504, cause: string, req: IncomingMessage) {
+  if (!isNavigation(req.headers)) {
+    return json(status, { error: status === 504 ? 'upstream_timeout' : 'bad_gateway', cause });
+  }
+  const what =
+    status === 504
+      ? `${app.name} did not answer within ${Math.round(app.config.upstream_timeout / 1000)} s.`
+      : `${app.name} could not be reached (${cause}).`;
+  return page(
+    status,
+    status === 504 ? 'The application is not answering' : 'The application is down',
+    [what, 'You are signed in; try again in a moment.'],
+  );
 }
 
 function isResponse(value: unknown): value is ServerResponse {

@@ -164,7 +164,9 @@ test('an application that is down gets a 502, one that is too slow a 504', async
   const timedOut = await (await signedInWithoutLanding(stuck)).request(stuck.appUrl('/'));
 
   assert.equal(refused.status, 502);
+  assert.match(refused.body, /could not be reached \(ECONNREFUSED\)/);
   assert.equal(timedOut.status, 504);
+  assert.match(timedOut.body, /did not answer within 1 s/);
 });
 
 /** Signs in, tolerating that the landing page itself fails upstream. */
