@@ -4,6 +4,7 @@
  * @module
  */
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
@@ -110,12 +111,34 @@ export class Gatehouse {
       });
     });
     server.on('upgrade', (req, socket, head) => {
+      // A forward-auth check for a websocket carries the client's Upgrade header; it is a
+      // question about the upgrade, answered with a plain response, never an upgrade itself.
+      if (this.#isOwnPath(req.url)) return this.#answerOnSocket(req, socket as Socket);
       this.#upgrade(req, socket, head).catch((error: unknown) => {
         this.#log.error({ event: 'upgrade_failed', err: error });
         socket.destroy();
       });
     });
     return server;
+  }
+
+  #isOwnPath(target: string | undefined): boolean {
+    const path = (target ?? '/').split('?', 1)[0]!;
+    return path === this.#prefix || path.startsWith(`${this.#prefix}/`);
+  }
+
+  #answerOnSocket(req: IncomingMessage, socket: Socket): void {
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.on('finish', () => {
+      res.detachSocket(socket);
+      socket.end();
+    });
+    this.handle(req, res).catch((error: unknown) => {
+      this.#log.error({ event: 'request_failed', method: req.method, err: error });
+      socket.destroy();
+    });
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -121,3 +121,41 @@ test('a refused upgrade reaches the client and nothing more is tunnelled on that
     'nothing reached the application behind the refused upgrade',
   );
 });
+
+test('a forward-auth check for a websocket gets a plain answer: 200 with identity, or 401', async (t) => {
+  // The forward-auth endpoints judge any application; a proxy-mode one lets the test sign in.
+  const stack = await startStack();
+  t.after(() => stack.close());
+  const cookie = await signedInCookie(stack);
+  const address = new URL(stack.gatehouseUrl);
+  const check = (withCookie: boolean) =>
+    new Promise<http.IncomingMessage>((resolve, reject) => {
+      http
+        .request({
+          host: address.hostname,
+          port: address.port,
+          path: '/outpost.goauthentik.io/auth/traefik',
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'x-forwarded-proto': 'http',
+            'x-forwarded-host': new URL(stack.origin).host,
+            'x-forwarded-uri': '/socket',
+            'x-forwarded-method': 'GET',
+            ...(withCookie ? { cookie } : {}),
+          },
+        })
+        .on('response', resolve)
+        .on('upgrade', () => reject(new Error('the check itself was upgraded')))
+        .on('error', reject)
+        .end();
+    });
+
+  const allowed = await check(true);
+  const refused = await check(false);
+
+  assert.equal(allowed.statusCode, 200);
+  assert.equal(allowed.headers['x-authentik-username'], 'alice');
+  assert.equal(refused.statusCode, 401);
+  assert.equal(refused.headers.location, undefined);
+});
