@@ -72,7 +72,7 @@ export async function startDomainBehindCaddy(
     const lookalike = `
 http://${HOSTS.lookalike}:${port} {
 	route {
-		import gatehouse
+		import gatehouse ${HOSTS.lookalike}:${port}
 		reverse_proxy ${whoami}
 	}
 }
