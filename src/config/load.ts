@@ -146,7 +146,8 @@ function lint(doc: Document, config: Config, at: At): ConfigProblem[] {
         warnings.push(
           at(
             offset(node),
-            `skip_path_regex is matched against the path only; ${pattern} looks written for a whole URL`,
+            `skip_path_regex is matched against the path only; ${pattern} looks written ` +
+              'for a whole URL',
           ),
         );
       }

@@ -1,6 +1,7 @@
 /**
  * The configuration file's shape. Key names mirror authentik's proxy provider fields so that its
- * users recognise them; every object is strict, so a misspelt key is an error, not a silent default.
+ * users recognise them; every object is strict, so a misspelt key is an error, not a silent
+ * default.
  * @module
  */
 import { isIP } from 'node:net';

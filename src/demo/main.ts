@@ -23,8 +23,8 @@ const clientSecret = 'demo-client-secret-not-for-production';
 process.on('uncaughtException', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EADDRINUSE') throw error;
   process.stderr.write(
-    `Port ${(error as { port?: number }).port ?? ''} is in use. Start the demo on other ports with ` +
-      `GATEHOUSE_DEMO_PORT=9100 npm start (the provider takes the next port).\n`,
+    `Port ${(error as { port?: number }).port ?? ''} is in use. Start the demo on other ` +
+      'ports with GATEHOUSE_DEMO_PORT=9100 npm start (the provider takes the next port).\n',
   );
   process.exit(1);
 });

@@ -7,10 +7,17 @@
 import { escapeHtml } from './html.ts';
 import type { DemoUser } from './users.ts';
 
-const STYLE = `body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}
-h1{font-size:1.4rem}label{display:block;margin:.6rem 0 .2rem}input[type=text],input[type=password]{width:100%;padding:.4rem;box-sizing:border-box}
-button{margin-top:1rem;padding:.5rem 1.2rem}.error{color:#b00020}table{border-collapse:collapse;margin-top:1.5rem}
-td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}code{background:#f3f3f3;padding:0 .2rem}`;
+const STYLE = `body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;
+padding:0 1rem;
+color:#222}
+h1{font-size:1.4rem}
+label{display:block;margin:.6rem 0 .2rem}
+input[type=text],input[type=password]{width:100%;padding:.4rem;box-sizing:border-box}
+button{margin-top:1rem;padding:.5rem 1.2rem}
+.error{color:#b00020}
+table{border-collapse:collapse;margin-top:1.5rem}
+td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
+code{background:#f3f3f3;padding:0 .2rem}`;
 
 function page(title: string, body: string): string {
   return `<!DOCTYPE html>
@@ -43,7 +50,8 @@ export function loginPage(input: LoginPageInput): string {
     .map(
       (user) =>
         `<tr><td><code>${escapeHtml(user.username)}</code></td><td>${escapeHtml(user.name)}</td>` +
-        `<td><code>${escapeHtml(user.password)}</code></td><td>${escapeHtml(user.groups.join(', '))}</td></tr>`,
+        `<td><code>${escapeHtml(user.password)}</code></td>` +
+        `<td>${escapeHtml(user.groups.join(', '))}</td></tr>`,
     )
     .join('\n');
 
@@ -53,7 +61,8 @@ export function loginPage(input: LoginPageInput): string {
 ${error}
 <form id="login" method="post" action="${escapeHtml(action)}">
 <label for="username">Username</label>
-<input type="text" id="username" name="username" autocomplete="username" autofocus value="${escapeHtml(input.username ?? '')}">
+<input type="text" id="username" name="username" autocomplete="username" autofocus
+  value="${escapeHtml(input.username ?? '')}">
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password">
 <button type="submit">Sign in</button>
@@ -73,7 +82,8 @@ ${rows}
 export function logoutPage(providerForm: string): string {
   const form = providerForm.replace(
     '</form>',
-    '<input type="hidden" name="logout" value="yes"/><button type="submit">Sign out</button></form>',
+    '<input type="hidden" name="logout" value="yes"/>' +
+      '<button type="submit">Sign out</button></form>',
   );
 
   return page(

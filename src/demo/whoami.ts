@@ -35,8 +35,10 @@ export interface RunningWhoami {
   close(): Promise<void>;
 }
 
-const IDENTITY_HEADER =
-  /^(x-authentik-.+|x-forwarded-(user|email|groups|preferred-username)|x-auth-request-.+|remote-(user|groups|email|name))$/;
+const IDENTITY_HEADER = new RegExp(
+  '^(x-authentik-.+|x-forwarded-(user|email|groups|preferred-username)' +
+    '|x-auth-request-.+|remote-(user|groups|email|name))$',
+);
 
 const ZEROS = Buffer.alloc(64 * 1024);
 
@@ -173,9 +175,13 @@ function page(record: RecordedRequest): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>whoami</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{width:16rem;font-weight:600}td{font-family:ui-monospace,monospace;word-break:break-all}h2{margin-top:2rem}</style>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+color:#222}
+table{border-collapse:collapse;width:100%}
+th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}
+th{width:16rem;font-weight:600}
+td{font-family:ui-monospace,monospace;word-break:break-all}
+h2{margin-top:2rem}</style>
 </head>
 <body>
 <h1>whoami</h1>

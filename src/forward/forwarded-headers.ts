@@ -45,7 +45,7 @@ export function forwardedOrigin(req: IncomingMessage): ForwardedOrigin {
   return { ok: true, proto: scheme, host: host.value ?? forwarded.host };
 }
 
-/** A single value that is not a comma list: a list means a chain, whose first entry is unknowable. */
+/** A single value that is not a comma list: a list is a chain whose first entry is unknowable. */
 function listFree(req: IncomingMessage, name: string): HeaderValue {
   const single = singleHeader(req, name);
   if (single.ok && single.value?.includes(',')) {

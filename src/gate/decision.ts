@@ -11,14 +11,19 @@ import type { ValidatedSession } from '../session/sessions.ts';
 import type { Exemption } from './exemptions.ts';
 
 export type Decision =
-  | { kind: 'allow'; basis: 'session'; session: ValidatedSession; headers: IdentityHeaders }
+  | {
+      kind: 'allow';
+      basis: 'session';
+      session: ValidatedSession;
+      headers: Readonly<IdentityHeaders>;
+    }
   | {
       kind: 'allow';
       basis: 'credential';
       credential: VerifiedCredential;
-      headers: IdentityHeaders;
+      headers: Readonly<IdentityHeaders>;
     }
-  | { kind: 'allow'; basis: 'exemption'; exemption: Exemption; headers: IdentityHeaders }
+  | { kind: 'allow'; basis: 'exemption'; exemption: Exemption; headers: Readonly<IdentityHeaders> }
   /** A navigation without a usable session: start a login that returns to `returnTo`. */
   | { kind: 'login'; returnTo: string; clearSessionCookie: boolean; reason: string }
   /** A request that is not a navigation: 401, never a redirect. */

@@ -28,7 +28,7 @@ export class Gate {
   readonly #sessions: Sessions;
   readonly #bearer: BearerVerifier | undefined;
   readonly #log: Logger;
-  readonly #headerCache = new Map<string, { stamp: string; headers: IdentityHeaders }>();
+  readonly #headerCache = new Map<string, { stamp: string; headers: Readonly<IdentityHeaders> }>();
 
   constructor(options: { sessions: Sessions; bearer?: BearerVerifier; log: Logger }) {
     this.#sessions = options.sessions;
@@ -122,11 +122,11 @@ export class Gate {
    * The headers of a session are the same on every request until it is renewed, so they are
    * built once. The cache is consulted only after the store confirmed the session.
    */
-  #sessionHeaders(app: Application, session: ValidatedSession): IdentityHeaders {
+  #sessionHeaders(app: Application, session: ValidatedSession): Readonly<IdentityHeaders> {
     const key = `${app.name}:${session.key}`;
     const stamp = `${session.validatedAt}:${session.accessTokenIssuedAt ?? 0}`;
     const cached = this.#headerCache.get(key);
-    if (cached?.stamp === stamp) return { ...cached.headers };
+    if (cached?.stamp === stamp) return cached.headers;
 
     const headers = this.#headers(
       app,
@@ -137,7 +137,7 @@ export class Gate {
       this.#headerCache.delete(this.#headerCache.keys().next().value!);
     }
     this.#headerCache.set(key, { stamp, headers });
-    return { ...headers };
+    return headers;
   }
 
   #headers(app: Application, identity: Identity, sub: string): IdentityHeaders {

@@ -8,6 +8,7 @@ import type { ApplicationConfig } from '../config/schema.ts';
 import type { Claims } from '../session/record.ts';
 import {
   emptyIdentityHeaders,
+  headerSafe,
   identityHeaders,
   type HeaderContext,
   type Identity,
@@ -35,13 +36,13 @@ export function applicationHeaders(
   const headers = identityHeaders(app.header_sets, { ...identity, claims }, context);
 
   for (const [name, template] of Object.entries(app.custom_headers)) {
-    headers[name] = latin1(render(template, claims));
+    headers[name] = headerSafe(render(template, claims));
   }
   const basic = basicCredentials(app, claims);
   if (basic) headers.Authorization = basic;
   for (const [name, value] of Object.entries(additionalHeaders(claims))) {
     // Claims from the provider may add headers, never replace the identity ones.
-    if (!(name in headers) && !hasHeader(headers, name)) headers[name] = latin1(value);
+    if (!hasHeader(headers, name)) headers[name] = headerSafe(value);
   }
   return { headers, droppedGroups };
 }
@@ -68,7 +69,7 @@ function boundGroups(claims: Claims, maxBytes: number): { claims: Claims; droppe
   return { claims: { ...claims, groups: kept }, droppedGroups: total - kept.length };
 }
 
-/** `{claim}` and `{claim.nested}` placeholders; lists are joined with commas, missing ones empty. */
+/** `{claim}` and `{claim.nested}` placeholders; lists are joined with commas, missing are empty. */
 function render(template: string, claims: Claims): string {
   return template.replace(/\{([A-Za-z0-9_.:-]+)\}/g, (_match, path: string) => {
     let value: unknown = claims;
@@ -121,9 +122,4 @@ function additionalHeaders(claims: Claims): Record<string, string> {
 function hasHeader(headers: IdentityHeaders, name: string): boolean {
   const lower = name.toLowerCase();
   return Object.keys(headers).some((existing) => existing.toLowerCase() === lower);
-}
-
-function latin1(value: string): string {
-  const clean = value.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, '');
-  return /^[\u0000-\u007f]*$/.test(clean) ? clean : Buffer.from(clean, 'utf8').toString('latin1');
 }

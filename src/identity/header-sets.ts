@@ -144,7 +144,7 @@ function text(value: unknown): string {
  * bytes are passed through as Latin-1 code units so names such as "Zoë" or "渡辺" reach the
  * application as UTF-8, and control characters are dropped.
  */
-function headerSafe(value: string): string {
+export function headerSafe(value: string): string {
   const clean = value.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, '');
   return /^[\u0000-\u007f]*$/.test(clean) ? clean : Buffer.from(clean, 'utf8').toString('latin1');
 }

@@ -19,7 +19,7 @@ const FLOW_COOKIE = 'gatehouse_flow_';
 /** Open flows a browser may hold at once; the oldest is dropped when another starts. */
 export const MAX_OPEN_FLOWS = 12;
 const FLOW_TTL_SECONDS = 600;
-/** How long a `state` still tells where to return after its cookie is gone (restarts, slow logins). */
+/** How long a `state` still names its return URL after its cookie is gone (restart, slow login). */
 const STATE_RECOVERY_MS = 24 * 3_600_000;
 
 type SealedState = { f: string; s: number; app: string; r: string; a: number; t: number };
@@ -100,7 +100,7 @@ export class LoginFlows {
     return { location: url.href, setCookies: [cookie] };
   }
 
-  /** Completes a flow from the callback's query. Never trusts a return URL from the query itself. */
+  /** Completes a flow from the callback's query; never takes a return URL from the query itself. */
   async finish(app: Application, query: URLSearchParams, cookies: CookieJar): Promise<FlowOutcome> {
     const now = this.#now();
     const state = unseal<SealedState>(this.#key, 'state', query.get('state') ?? '');

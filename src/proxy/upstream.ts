@@ -22,7 +22,7 @@ import { SIGN_IN_MARKER_COOKIE } from '../oidc/sign-in-marker.ts';
 import type { Application } from '../server/application.ts';
 import { isSessionCookieName } from '../session/session-cookie.ts';
 import { isNavigation } from '../gate/request-kind.ts';
-import { json, page, send } from '../server/replies.ts';
+import { json, page, send, writeRaw } from '../server/replies.ts';
 
 /** Connection-level headers of one hop; never forwarded (RFC 9110 section 7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -169,7 +169,7 @@ export class Upstreams {
     proxy.on('error', (error, req, target) =>
       this.#failed(app, error as NodeJS.ErrnoException, req, target),
     );
-    // An upgraded connection leaves the pool for good, so upgrades get a pool that does not keep any.
+    // An upgraded connection leaves the pool for good: upgrades get a pool that keeps none.
     const upgrades = agent(false);
     const entry = { proxy, upgrades };
     this.#proxies.set(app.name, entry);
@@ -196,11 +196,7 @@ export class Upstreams {
       return;
     }
     const socket = target as Duplex | undefined;
-    if (socket && !socket.destroyed) {
-      socket.end(
-        `HTTP/1.1 ${status} ${status === 504 ? 'Gateway Timeout' : 'Bad Gateway'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      );
-    }
+    if (socket && !socket.destroyed) writeRaw(socket, { status });
   }
 }
 

@@ -38,7 +38,7 @@ export function buildApplication(config: ApplicationConfig, root: Config): Appli
   };
 }
 
-/** Chooses the application for a request's host: exact host first, then the longest cookie domain. */
+/** Chooses the application for a request's host: exact host first, then longest cookie domain. */
 export class ApplicationRouter {
   readonly applications: readonly Application[];
   readonly #byHostname = new Map<string, Application[]>();
@@ -56,7 +56,7 @@ export class ApplicationRouter {
       .sort((a, b) => b.domain!.length - a.domain!.length);
   }
 
-  /** `host` is a Host header value (`name[:port]`); `scheme` is the original request's, if known. */
+  /** `host` is a Host header value (`name[:port]`); `scheme` the original request's, if known. */
   route(host: string | undefined, scheme?: string): Application | undefined {
     const parsed = parseHost(host);
     if (!parsed) return undefined;

@@ -9,7 +9,7 @@ import type { Flavour } from '../forward/adapters.ts';
 import type { Allow, Decision } from '../gate/decision.ts';
 import type { OriginalRequest } from '../gate/original-request.ts';
 import { isNavigation, isSafeMethod } from '../gate/request-kind.ts';
-import { parseCookies } from '../http/cookies.ts';
+import { parseCookies, type CookieJar } from '../http/cookies.ts';
 import type { LoginFlows } from '../oidc/login-flow.ts';
 import { looksLikeCookieLoop } from '../oidc/sign-in-marker.ts';
 import { resolveReturnUrl, type ReturnUrl } from '../oidc/return-url.ts';
@@ -95,21 +95,46 @@ async function login(
   if (request.url.origin !== app.origin.origin)
     return redirect(status, startUrl(app, returnTo), clear);
 
-  const cookies = parseCookies(request.headers.cookie);
-  // Two sign-ins in a row that did not leave a session behind: the browser drops the cookie.
-  if (looksLikeCookieLoop(cookies)) {
-    context.log.warn({
-      event: 'login_loop_stopped',
-      app: app.name,
-      reason: 'session cookie not kept',
-    });
+  return beginLogin({
+    app,
+    returnTo,
+    cookies: parseCookies(request.headers.cookie),
+    status,
+    clear,
+    flows,
+    log: context.log,
+  });
+}
+
+export type LoginStart = {
+  app: Application;
+  returnTo: ReturnUrl;
+  cookies: CookieJar;
+  status: 302 | 303;
+  /** Set-Cookie lines sent along, such as the clearing of a stale session cookie. */
+  clear: string[];
+  flows: LoginFlows;
+  log: Logger;
+  /** Restarts of a flow whose cookie did not come back; bounded by the caller. */
+  attempt?: number;
+};
+
+/**
+ * Sends the browser to the provider with a new flow, on the application's own origin, unless
+ * it has just completed two sign-ins that left no session behind: then it drops the session
+ * cookie, and another round would only loop.
+ */
+export async function beginLogin(start: LoginStart): Promise<Reply> {
+  const { app, returnTo, cookies, flows, log } = start;
+  if (!start.attempt && looksLikeCookieLoop(cookies)) {
+    log.warn({ event: 'login_loop_stopped', app: app.name, reason: 'session cookie not kept' });
     return cookiesNotKeptPage(app, returnTo);
   }
   try {
-    const { location, setCookies } = await flows.start(app, returnTo, cookies);
-    return redirect(status, location, [...clear, ...setCookies]);
+    const { location, setCookies } = await flows.start(app, returnTo, cookies, start.attempt);
+    return redirect(start.status, location, [...start.clear, ...setCookies]);
   } catch (error) {
-    context.log.error({ event: 'login_start_failed', app: app.name, err: error });
+    log.error({ event: 'login_start_failed', app: app.name, err: error });
     return providerUnavailable(error);
   }
 }

@@ -26,11 +26,17 @@ import type { SessionStore } from '../session/record.ts';
 import { Renewal } from '../session/renewal.ts';
 import { Sessions } from '../session/sessions.ts';
 import { ApplicationRouter, buildApplication, type Application } from './application.ts';
-import { challenge, type Responder } from './challenge.ts';
-import { json, send, type Reply } from './replies.ts';
+import { challenge, unavailable, type Responder } from './challenge.ts';
+import { json, send, writeRaw, type Reply } from './replies.ts';
 import { SignIn } from './sign-in.ts';
 
 const FLAVOURS = new Set<string>(['traefik', 'caddy', 'nginx', 'envoy']);
+
+const UPGRADE_REFUSALS: Partial<Record<Decision['kind'], number>> = {
+  unavailable: 503,
+  forbidden: 403,
+  bad_request: 400,
+};
 
 export type GatehouseOptions = {
   config: Config;
@@ -145,15 +151,13 @@ export class Gatehouse {
     const target = req.url ?? '/';
     if (!target.startsWith('/'))
       return send(res, json(400, { error: 'bad_request', reason: 'request target' }));
+    if (!this.#isOwnPath(target)) return this.#proxy(req, res);
+
     const queryAt = target.indexOf('?');
     const path = queryAt < 0 ? target : target.slice(0, queryAt);
-    const query = new URLSearchParams(queryAt < 0 ? '' : target.slice(queryAt + 1));
-    const head = req.method === 'HEAD';
-
-    if (path === this.#prefix || path.startsWith(`${this.#prefix}/`)) {
-      return send(res, await this.#ownEndpoint(path.slice(this.#prefix.length), query, req), head);
-    }
-    return this.#proxy(req, res);
+    const search = queryAt < 0 ? '' : target.slice(queryAt);
+    const reply = await this.#ownEndpoint(path.slice(this.#prefix.length), search, req);
+    return send(res, reply, req.method === 'HEAD');
   }
 
   async close(): Promise<void> {
@@ -161,7 +165,7 @@ export class Gatehouse {
     await this.sessions.close();
   }
 
-  async #ownEndpoint(path: string, query: URLSearchParams, req: IncomingMessage): Promise<Reply> {
+  async #ownEndpoint(path: string, search: string, req: IncomingMessage): Promise<Reply> {
     if (path === '/ping') return { status: 204 };
     if (path === '/ready') return this.#ready();
     if (path === '/backchannel_logout') return this.#backchannelLogout(req);
@@ -170,13 +174,11 @@ export class Gatehouse {
       const [flavour = '', ...rest] = path.slice('/auth/'.length).split('/');
       if (!FLAVOURS.has(flavour) || (flavour !== 'envoy' && rest.length))
         return json(404, { error: 'not_found' });
-      const envoyRest =
-        flavour === 'envoy'
-          ? `/${rest.join('/')}${req.url!.includes('?') ? req.url!.slice(req.url!.indexOf('?')) : ''}`
-          : '';
+      const envoyRest = flavour === 'envoy' ? `/${rest.join('/')}${search}` : '';
       return this.#forwardAuth(flavour as Flavour, req, envoyRest);
     }
 
+    const query = new URLSearchParams(search);
     const app = this.router.route(req.headers.host);
     if (!app) return json(404, { error: 'not_found', reason: 'no application for this host' });
     const origin = `${app.origin.protocol}//${req.headers.host}`;
@@ -231,11 +233,7 @@ export class Gatehouse {
     } catch (error) {
       if (!isStoreUnavailable(error)) throw error;
       this.#log.error({ event: 'backchannel_logout_failed', err: error });
-      return json(
-        503,
-        { error: 'unavailable', reason: 'session store unavailable' },
-        { 'Retry-After': '5' },
-      );
+      return unavailable(5);
     }
   }
 
@@ -268,14 +266,22 @@ export class Gatehouse {
     return this.#challenge(decision, app, request, flavour);
   }
 
-  async #proxy(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** The proxy-mode application for a request's Host, or the answer when there is none. */
+  #proxyApp(req: IncomingMessage): { app: Application } | { refusal: Reply } {
     // Node keeps the first of two Host headers; a front proxy may have routed on the second.
     const host = singleHeader(req, 'host');
-    if (!host.ok) return send(res, json(400, { error: 'bad_request', reason: host.reason }));
+    if (!host.ok) return { refusal: json(400, { error: 'bad_request', reason: host.reason }) };
     const app = this.router.route(host.value);
     if (!app || app.config.mode !== 'proxy') {
-      return send(res, json(404, { error: 'not_found', reason: 'no application for this host' }));
+      return { refusal: json(404, { error: 'not_found', reason: 'no application for this host' }) };
     }
+    return { app };
+  }
+
+  async #proxy(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const found = this.#proxyApp(req);
+    if ('refusal' in found) return send(res, found.refusal);
+    const { app } = found;
     const request = this.#proxiedRequest(req, app);
     const decision = await this.#gate.decide(request, app);
     if (decision.kind !== 'allow') {
@@ -303,21 +309,14 @@ export class Gatehouse {
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const host = singleHeader(req, 'host');
-    if (!host.ok) return writeRaw(socket, 400, { error: 'bad_request', reason: host.reason });
-    const app = this.router.route(host.value);
-    if (!app || app.config.mode !== 'proxy') return writeRaw(socket, 404, { error: 'not_found' });
+    const found = this.#proxyApp(req);
+    if ('refusal' in found) return writeRaw(socket, found.refusal);
+    const { app } = found;
     const decision = await this.#gate.decide(this.#proxiedRequest(req, app), app);
     if (decision.kind !== 'allow') {
-      const status =
-        decision.kind === 'unavailable'
-          ? 503
-          : decision.kind === 'forbidden'
-            ? 403
-            : decision.kind === 'bad_request'
-              ? 400
-              : 401;
-      return writeRaw(socket, status, { error: decision.kind });
+      // A websocket client cannot follow a login: every refusal is a plain status.
+      const status = UPGRADE_REFUSALS[decision.kind] ?? 401;
+      return writeRaw(socket, json(status, { error: decision.kind }));
     }
     this.#upstreams.websocket(req, socket, head, app, this.#forwarding(req, app, decision.headers));
   }
@@ -353,12 +352,4 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | u
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function writeRaw(socket: Duplex, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-  );
 }

@@ -26,8 +26,11 @@ export function exchangeFailedPage(app: Application, returnTo: ReturnUrl): Reply
     502,
     'Sign-in failed at the identity provider',
     [
-      'The identity provider would not exchange the sign-in code twice in a row, so Gatehouse stopped instead of trying forever.',
-      'Likely causes: a wrong client_id or client_secret for this application, clocks that disagree by more than clock_leeway, or an outage at the provider. The log entry login_failed has the details.',
+      'The identity provider would not exchange the sign-in code twice in a row, so Gatehouse ' +
+        'stopped instead of trying forever.',
+      'Likely causes: a wrong client_id or client_secret for this application, clocks that ' +
+        'disagree by more than clock_leeway, or an outage at the provider. The log entry ' +
+        'login_failed has the details.',
     ],
     {},
     { href: startUrl(app, returnTo), text: 'Try once more' },
@@ -40,10 +43,12 @@ export function cookiesNotKeptPage(app: Application, returnTo: ReturnUrl): Reply
     400,
     'Sign-in cannot finish: cookies are not kept',
     [
-      'Your browser came back from the identity provider twice without the cookie Gatehouse set when the sign-in started, so signing in again would loop.',
+      'Your browser came back from the identity provider twice without the cookie Gatehouse ' +
+        'set when the sign-in started, so signing in again would loop.',
       'Likely causes: cookies are blocked for this site;' +
         (secure
-          ? ' the site is configured as https:// but was opened over http:// (the cookie is Secure);'
+          ? ' the site is configured as https:// but was opened over http:// ' +
+            '(the cookie is Secure);'
           : '') +
         ' the address in the browser differs from the configured external_host ' +
         `(${app.origin.origin}); or a cookie_domain that does not cover this host.`,

@@ -2,7 +2,8 @@
  * Small writers for the responses Gatehouse sends itself: redirects, JSON and HTML pages.
  * @module
  */
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 export type Reply = {
   status: number;
@@ -21,6 +22,18 @@ export function send(res: ServerResponse, reply: Reply, head = false): void {
     res.writeHead(reply.status, headers);
   }
   res.end(head ? undefined : body);
+}
+
+/** A reply written straight to a socket that never became an HTTP exchange (an upgrade). */
+export function writeRaw(socket: Duplex, reply: Reply): void {
+  const body = reply.body ?? '';
+  const headers = Object.entries(reply.headers ?? {})
+    .map(([name, value]) => `${name}: ${Array.isArray(value) ? value.join(', ') : value}\r\n`)
+    .join('');
+  socket.end(
+    `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status]}\r\n${headers}` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 export function redirect(status: 302 | 303, location: string, setCookies: string[] = []): Reply {
@@ -56,7 +69,8 @@ export function page(
   const body = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>${escapeHtml(title)}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}</style>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;
+color:#222}</style>
 </head><body><h1>${escapeHtml(title)}</h1>
 ${items}
 ${action}

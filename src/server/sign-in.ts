@@ -9,11 +9,11 @@ import { parseCookies, type CookieJar } from '../http/cookies.ts';
 import type { LoginFlows, SignedIn } from '../oidc/login-flow.ts';
 import type { ProviderConfigs } from '../oidc/provider-configs.ts';
 import { resolveReturnUrl, type ReturnUrl } from '../oidc/return-url.ts';
-import { clearSignIns, looksLikeCookieLoop, markSignIn } from '../oidc/sign-in-marker.ts';
+import { clearSignIns, markSignIn } from '../oidc/sign-in-marker.ts';
 import { clearSessionCookie, setSessionCookie } from '../session/session-cookie.ts';
 import type { Sessions } from '../session/sessions.ts';
 import type { Application, ApplicationRouter } from './application.ts';
-import { providerUnavailable, startUrl, unavailable } from './challenge.ts';
+import { beginLogin, startUrl, unavailable } from './challenge.ts';
 import { cookiesNotKeptPage, exchangeFailedPage, signedOutPage } from './pages.ts';
 import { page, redirect, type Reply } from './replies.ts';
 
@@ -55,21 +55,15 @@ export class SignIn {
     const lookup = await this.#sessions.load(app.name, app.cookie, cookies);
     if (lookup.kind === 'valid') return redirect(302, returnTo);
     if (lookup.kind === 'unavailable') return unavailable(5);
-    if (looksLikeCookieLoop(cookies)) {
-      this.#log.warn({
-        event: 'login_loop_stopped',
-        app: app.name,
-        reason: 'session cookie not kept',
-      });
-      return cookiesNotKeptPage(app, returnTo);
-    }
-    return this.#begin(
+    return beginLogin({
       app,
       returnTo,
       cookies,
-      0,
-      lookup.stale ? [clearSessionCookie(app.cookie)] : [],
-    );
+      status: 302,
+      clear: lookup.stale ? [clearSessionCookie(app.cookie)] : [],
+      flows: this.#flows,
+      log: this.#log,
+    });
   }
 
   async callback(app: Application, query: URLSearchParams, req: IncomingMessage): Promise<Reply> {
@@ -90,7 +84,8 @@ export class SignIn {
           outcome.error === 'access_denied' ? 403 : 400,
           'Sign-in was not completed',
           [
-            `The identity provider answered: ${outcome.error}${outcome.description ? ` (${outcome.description})` : ''}.`,
+            `The identity provider answered: ${outcome.error}` +
+              (outcome.description ? ` (${outcome.description}).` : '.'),
           ],
           {},
           { href: startUrl(app, resolveReturnUrl('/', app)), text: 'Try again' },
@@ -135,7 +130,8 @@ export class SignIn {
     if (lookup.kind !== 'valid') return signedOut();
 
     const { sub, idToken } = lookup.session;
-    // Every application signed in at the same provider ends here too: the provider session ends below.
+    // Every application signed in at the same provider ends here too, as the provider session
+    // ends below.
     const siblings = this.#router.applications.filter(
       (other) => other.config.oidc.issuer === app.config.oidc.issuer,
     );
@@ -149,22 +145,6 @@ export class SignIn {
 
     const endSession = await this.#endSessionUrl(app, idToken);
     return endSession ? redirect(302, endSession, clear) : signedOut();
-  }
-
-  async #begin(
-    app: Application,
-    returnTo: ReturnUrl,
-    cookies: CookieJar,
-    attempt: number,
-    extra: string[],
-  ): Promise<Reply> {
-    try {
-      const { location, setCookies } = await this.#flows.start(app, returnTo, cookies, attempt);
-      return redirect(302, location, [...extra, ...setCookies]);
-    } catch (error) {
-      this.#log.error({ event: 'login_start_failed', app: app.name, err: error });
-      return providerUnavailable(error);
-    }
   }
 
   async #restart(
@@ -184,7 +164,16 @@ export class SignIn {
       this.#log.warn({ event: 'login_loop_stopped', app: app.name, reason, attempt });
       return exchangeFailed ? exchangeFailedPage(app, returnTo) : cookiesNotKeptPage(app, returnTo);
     }
-    return this.#begin(app, returnTo, cookies, attempt + 1, []);
+    return beginLogin({
+      app,
+      returnTo,
+      cookies,
+      status: 302,
+      clear: [],
+      flows: this.#flows,
+      log: this.#log,
+      attempt: attempt + 1,
+    });
   }
 
   async #signedIn(app: Application, outcome: SignedIn, cookies: CookieJar): Promise<Reply> {

@@ -7,7 +7,7 @@ import {
   type SessionTouch,
 } from './record.ts';
 
-/** Sessions in process memory: gone on restart, which sends returning users through a clean login. */
+/** Sessions in process memory: gone on restart, which sends returning users to a clean login. */
 export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory';
   readonly #records = new Map<string, SessionRecord>();

@@ -64,7 +64,7 @@ export class Sessions {
     this.#flusher.unref();
   }
 
-  /** Loads the session of `app` from the request's cookies, trying every value the name arrived with. */
+  /** Loads the session of `app` from the request's cookies, trying each value of the name. */
   async load(app: string, spec: SessionCookieSpec, cookies: CookieJar): Promise<SessionLookup> {
     const values = cookies.get(spec.name);
     if (!values?.length) return { kind: 'absent', stale: false, reason: 'no cookie' };
